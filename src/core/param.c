@@ -1,0 +1,51 @@
+/*
+ * Every environment knob of scaleout, in one table: its name, default and a sentence of help.
+ * `scaleout info` prints the table, so a knob that exists is a knob that is documented.
+ * Add a knob by adding a row; so_param_str asserts the name is here.
+ * Cost: a linear scan of ~30 rows and one getenv per lookup; callers cache hot values.
+ */
+#include <string.h>
+
+#include "scaleout/core.h"
+
+static const so_param_info params[] = {
+    {"SO_LOG", "warn", "Log level: error, warn, info or debug."},
+    {"SO_TIMEOUT_MS", "30000", "Deadline of every blocking communication call, in milliseconds."},
+    {"SO_TRANSPORT", "auto", "Transport between ranks: auto (shm on one host, tcp across), shm, tcp."},
+    {"SO_ALGO", "auto", "Force a collective algorithm (naive, tree, ring, hd, ...) instead of the selector."},
+    {"SO_SHM_RING_BYTES", "1048576", "Capacity of each shared-memory ring between two ranks, in bytes."},
+    {"SO_SHM_SPIN_NS", "20000", "How long a shared-memory wait spins before sleeping on a futex (0 = never spin)."},
+    {"SO_TCP_BIND_ADDR", "", "Address the tcp transport listens on (default: all interfaces)."},
+    {"SO_TCP_ADVERTISE_ADDR", "", "Address other ranks use to reach this one (default: MASTER_ADDR's route, or 127.0.0.1)."},
+    {"SO_TCP_SOCKBUF", "4194304", "Socket send and receive buffer size for the tcp transport, in bytes."},
+    {"SO_ALPHA_BETA", "", "Calibrated alpha-beta model for the selector as 'alpha_us,GBps' (default: measure once per group)."},
+};
+
+static const so_param_info *find(const char *env) {
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+        if (!strcmp(params[i].env, env)) {
+            return &params[i];
+        }
+    }
+    return NULL;
+}
+
+const char *so_param_str(const char *env) {
+    const so_param_info *p = find(env);
+    SO_ASSERT(p != NULL && "knob missing from src/core/param.c");
+    const char *v = getenv(env);
+    return (v && *v) ? v : p->dflt;
+}
+
+int64_t so_param_int(const char *env) {
+    return strtoll(so_param_str(env), NULL, 10);
+}
+
+double so_param_double(const char *env) {
+    return strtod(so_param_str(env), NULL);
+}
+
+const so_param_info *so_param_table(size_t *n) {
+    *n = sizeof params / sizeof params[0];
+    return params;
+}
