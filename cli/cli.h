@@ -32,6 +32,15 @@ const so_cli_entry *so_cli_find(int kind, const char *name);
 /* Path of the running scaleout executable (for re-running itself under the launcher). */
 const char *so_cli_self(void);
 
+/* Multi-rank demos and benchmarks run themselves under the launcher (cli/launch_self.c):
+ * if this process is already a worker (RANK/WORLD_SIZE or SO_RANK set), returns -1 and the caller
+ * goes on as a rank; otherwise starts `scaleout <argv...>` as nranks workers through the launcher
+ * (the same as `scaleout run -n nranks -- scaleout argv...`, with SO_TRANSPORT=transport unless
+ * transport is NULL), waits, and returns the exit code the launcher would. */
+int so_cli_launch_self(int nranks, const char *transport, int argc, char **argv);
+/* Nonzero if this process runs as a rank under a launcher (RANK or SO_RANK set). */
+int so_cli_is_worker(void);
+
 #define SO__CLI_REG(kind, name, summary, fn)                                                       \
     __attribute__((constructor)) static void so__cli_reg_##name(void) {                           \
         so_cli_register(kind, #name, summary, fn);                                                 \
