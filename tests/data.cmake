@@ -1,0 +1,3 @@
+# Tests of the data and training stack: optimizers, checkpoints, datasets, tokenizers, train CLI.
+so_add_test(NAME optim SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_optim.c LIBS so_ml
+            CASES sgd adam adamw adagrad adagrad_row lars lamb schedule clip resume errors)
