@@ -179,6 +179,7 @@ char *so_format_size(size_t bytes, char *buf, size_t cap);
 
 #include "scaleout/rng.h"
 #include "scaleout/stats.h"
+#include "scaleout/progress.h"
 
 #ifdef __cplusplus
 }

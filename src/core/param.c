@@ -19,6 +19,8 @@ static const so_param_info params[] = {
     {"SO_TCP_ADVERTISE_ADDR", "", "Address other ranks use to reach this one (default: MASTER_ADDR's route, or 127.0.0.1)."},
     {"SO_TCP_SOCKBUF", "4194304", "Socket send and receive buffer size for the tcp transport, in bytes."},
     {"SO_ALPHA_BETA", "", "Calibrated alpha-beta model for the selector as 'alpha_us,GBps' (default: measure once per group)."},
+    {"SO_PROGRESS", "auto", "Progress lines on stderr: auto (only on a terminal), 1 (always) or 0 (never)."},
+    {"SO_PROGRESS_MS", "500", "Minimum time between two progress lines, in milliseconds."},
 };
 
 static const so_param_info *find(const char *env) {
