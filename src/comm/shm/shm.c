@@ -1,0 +1,551 @@
+/*
+ * The shared-memory transport: ranks on one host exchange messages through single-producer
+ * single-consumer byte rings in one shared segment (layout in shm_internal.h, setup in shm_seg.c).
+ *
+ * Algorithm. Each posted transfer sits in a FIFO per (peer, direction). A send writes its 64-byte
+ * header record into the ring to the peer, then streams the payload in pieces of at most `chunk`
+ * bytes, publishing the head counter (release store) after each piece, so the receiver works on
+ * piece k while the sender writes piece k+1. A receive reads the header straight from the ring,
+ * checks magic, tag, length and signature (a mismatch completes it with SO_EDESYNC and leaves the
+ * message in the ring), then copies each published piece, or combines it with so_reduce_local
+ * (dst = local op ring), directly from the ring into the destination: no staging copy. progress()
+ * advances every queue round robin, one piece per direction per pass, so a send and a receive of
+ * a ring step move at once and the rings stay cache resident.
+ *
+ * Waiting. When no posted transfer can move, progress spins with a cpu relax for SO_SHM_SPIN_NS
+ * (or, when more local ranks than CPUs share the host, yields a few times instead), then raises
+ * its doorbell's `sleeping` flag and sleeps on the doorbell futex. Publishers check the flag after
+ * a seq_cst fence (Dekker: the sleeper raises the flag, fences, then looks once more), so the
+ * common path makes no system call and no wake-up is lost. A sleeper wakes at least every 50 ms to
+ * check the pids of the peers it waits on (a pidfd sees a zombie too): a dead peer completes that
+ * peer's transfers with SO_EPEER once the data it left in the ring is consumed.
+ *
+ * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; small
+ * messages cost one header record plus the payload rounded to 64 bytes and two cache-line
+ * transfers. Limits: one driving thread per transport (interrupt may come from another);
+ * nlocal*(nlocal-1) rings of SO_SHM_RING_BYTES each; Linux only.
+ */
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shm_internal.h"
+
+#define LIVE_CHECK_NS 50000000LL /* how often a sleeper checks its peers' pids */
+#define CHUNK_MAX (256u << 10)   /* largest piece published at once */
+
+typedef struct shm_peer {
+    int rank;
+    int li; /* local index in the segment */
+    /* me -> peer ring (this process is the producer) */
+    so__shm_ring_ctl *sctl;
+    unsigned char *sdata;
+    uint64_t shead; /* local head, published after each piece */
+    uint64_t stail; /* last tail read */
+    /* peer -> me ring (this process is the consumer) */
+    so__shm_ring_ctl *rctl;
+    unsigned char *rdata;
+    uint64_t rtail; /* local tail, published after each piece */
+    uint64_t rhead; /* last head read */
+    so__shm_bell *bell; /* the peer's doorbell */
+    so__xfer *sq, *sq_last, *rq, *rq_last;
+    so__shm_pid pid;
+    int dead;
+} shm_peer;
+
+typedef struct so__shm {
+    so__transport base;
+    int rank, size;
+    int nlocal, me;
+    so__shm_seg seg;
+    so__shm_bell *bell; /* mine */
+    shm_peer *peers;
+    int npeers;
+    int *peer_of_rank; /* size entries: index into peers or -1 */
+    uint64_t cap, mask;
+    size_t chunk;
+    int64_t spin_ns;
+    int yields;
+    int64_t last_live_check;
+    _Atomic int interrupted;
+} so__shm;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline size_t min_sz(size_t a, size_t b) {
+    return a < b ? a : b;
+}
+
+static inline uint64_t rec_round(uint64_t x) {
+    return (x + SO__SHM_REC - 1) & ~(uint64_t)(SO__SHM_REC - 1);
+}
+
+/* Wakes the owner of bell if it announced that it sleeps. Called after a release store. */
+static inline void ring_bell(so__shm_bell *b) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&b->sleeping, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
+        so__shm_futex_wake(&b->seq);
+    }
+}
+
+static void finish(so__xfer *x, int status) {
+    x->status = status;
+    x->complete = 1;
+}
+
+/* ---- one step of the transfer at the head of a queue ---- */
+
+/* Bytes the sender may write now (0 if the ring is full). */
+static inline uint64_t send_room(const so__shm *t, const shm_peer *p) {
+    uint64_t lim = p->stail + t->cap;
+    return p->shead < lim ? lim - p->shead : 0;
+}
+
+static int send_step(so__shm *t, shm_peer *p, so__xfer *x) {
+    int moved = 0;
+    if (!x->tp_priv[0]) {
+        if (send_room(t, p) < SO__SHM_REC) {
+            p->stail = atomic_load_explicit(&p->sctl->tail, memory_order_acquire);
+            if (send_room(t, p) < SO__SHM_REC) {
+                return 0;
+            }
+        }
+        so__msg_hdr h = x->hdr;
+        h.magic = SO__MSG_MAGIC;
+        h.len = x->len;
+        memcpy(p->sdata + (p->shead & t->mask), &h, sizeof h);
+        p->shead += SO__SHM_REC;
+        x->tp_priv[0] = 1;
+        moved = 1;
+    }
+    size_t budget = t->chunk;
+    while (x->done < x->len && budget > 0) {
+        size_t want = min_sz(x->len - x->done, budget);
+        uint64_t room = send_room(t, p);
+        if (room < want) {
+            p->stail = atomic_load_explicit(&p->sctl->tail, memory_order_acquire);
+            room = send_room(t, p);
+            if (room == 0) {
+                break;
+            }
+        }
+        size_t pos = (size_t)(p->shead & t->mask);
+        size_t n = min_sz(min_sz(want, (size_t)room), (size_t)t->cap - pos);
+        memcpy(p->sdata + pos, (const unsigned char *)x->buf + x->done, n);
+        p->shead += n;
+        x->done += n;
+        budget -= n;
+        moved = 1;
+    }
+    if (x->done == x->len) {
+        p->shead = rec_round(p->shead);
+        finish(x, SO_OK);
+    }
+    if (moved) {
+        atomic_store_explicit(&p->sctl->head, p->shead, memory_order_release);
+        ring_bell(p->bell);
+    }
+    return moved;
+}
+
+static int hdr_matches(const so__msg_hdr *got, const so__xfer *x) {
+    return got->magic == SO__MSG_MAGIC && got->tag == x->hdr.tag && got->len == x->len &&
+           memcmp(&got->sig, &x->hdr.sig, sizeof got->sig) == 0;
+}
+
+static int recv_step(so__shm *t, shm_peer *p, so__xfer *x) {
+    int moved = 0;
+    if (!x->tp_priv[0]) {
+        if (p->rhead - p->rtail < SO__SHM_REC) {
+            p->rhead = atomic_load_explicit(&p->rctl->head, memory_order_acquire);
+            if (p->rhead - p->rtail < SO__SHM_REC) {
+                return 0;
+            }
+        }
+        memcpy(&x->got, p->rdata + (p->rtail & t->mask), sizeof x->got);
+        if (!hdr_matches(&x->got, x)) {
+            /* The message stays in the ring: the stream from this peer is out of step now. */
+            finish(x, SO_EDESYNC);
+            return 1;
+        }
+        p->rtail += SO__SHM_REC;
+        x->tp_priv[0] = 1;
+        moved = 1;
+    }
+    size_t esz = x->reduce ? so_dtype_size(x->dtype) : 1;
+    size_t budget = t->chunk;
+    while (x->done < x->len && budget > 0) {
+        size_t want = min_sz(x->len - x->done, budget);
+        uint64_t avail = p->rhead - p->rtail;
+        if (avail < want) {
+            p->rhead = atomic_load_explicit(&p->rctl->head, memory_order_acquire);
+            avail = p->rhead - p->rtail;
+        }
+        size_t pos = (size_t)(p->rtail & t->mask);
+        size_t n = min_sz(min_sz(want, (size_t)avail), (size_t)t->cap - pos);
+        n -= n % esz; /* whole elements only; records are aligned, so none straddles the wrap */
+        if (n == 0) {
+            break;
+        }
+        unsigned char *dst = (unsigned char *)x->buf + x->done;
+        if (x->reduce) {
+            const unsigned char *a = x->reduce_src ? (const unsigned char *)x->reduce_src + x->done
+                                                   : dst;
+            so_reduce_local(x->op, x->dtype, dst, a, p->rdata + pos, n / esz);
+        } else {
+            memcpy(dst, p->rdata + pos, n);
+        }
+        p->rtail += n;
+        x->done += n;
+        budget -= n;
+        moved = 1;
+    }
+    if (x->done == x->len) {
+        p->rtail = rec_round(p->rtail);
+        finish(x, SO_OK);
+    }
+    if (moved) {
+        atomic_store_explicit(&p->rctl->tail, p->rtail, memory_order_release);
+        ring_bell(p->bell);
+    }
+    return moved;
+}
+
+/* Advances the queue of one direction of one peer: finished transfers are popped and the next
+ * one starts in the same call, so a burst of small messages goes out at once. */
+static int advance_queue(so__shm *t, shm_peer *p, int is_send) {
+    so__xfer **q = is_send ? &p->sq : &p->rq;
+    so__xfer **last = is_send ? &p->sq_last : &p->rq_last;
+    int moved = 0;
+    while (*q) {
+        so__xfer *x = *q;
+        int m = is_send ? send_step(t, p, x) : recv_step(t, p, x);
+        moved |= m;
+        if (!x->complete) {
+            break;
+        }
+        *q = x->next;
+        x->next = NULL;
+        if (!*q) {
+            *last = NULL;
+        }
+    }
+    return moved;
+}
+
+static int advance_all(so__shm *t) {
+    int moved = 0;
+    for (int i = 0; i < t->npeers; i++) {
+        shm_peer *p = &t->peers[i];
+        if (p->sq) {
+            moved |= advance_queue(t, p, 1);
+        }
+        if (p->rq) {
+            moved |= advance_queue(t, p, 0);
+        }
+    }
+    return moved;
+}
+
+/* Completes every transfer queued on p with status. */
+static void fail_peer(shm_peer *p, int status) {
+    for (int s = 0; s < 2; s++) {
+        so__xfer **q = s ? &p->sq : &p->rq;
+        while (*q) {
+            so__xfer *x = *q;
+            *q = x->next;
+            x->next = NULL;
+            finish(x, status);
+        }
+    }
+    p->sq_last = p->rq_last = NULL;
+}
+
+/* Checks the pids of peers with queued transfers; a dead one gets its last data drained and then
+ * its remaining transfers fail with SO_EPEER. */
+static void check_peers(so__shm *t) {
+    for (int i = 0; i < t->npeers; i++) {
+        shm_peer *p = &t->peers[i];
+        if ((p->sq || p->rq) && !so__shm_pid_alive(&p->pid)) {
+            p->dead = 1;
+            if (p->sq) {
+                advance_queue(t, p, 1);
+            }
+            if (p->rq) {
+                advance_queue(t, p, 0);
+            }
+            fail_peer(p, SO_EPEER);
+        }
+    }
+}
+
+/* ---- vtable ---- */
+
+static int shm_post(so__transport *bt, so__xfer *x) {
+    so__shm *t = (so__shm *)bt;
+    x->done = 0;
+    x->complete = 0;
+    x->status = SO_OK;
+    x->next = NULL;
+    memset(x->tp_priv, 0, sizeof x->tp_priv);
+    memset(&x->got, 0, sizeof x->got);
+    if (x->peer < 0 || x->peer >= t->size || t->peer_of_rank[x->peer] < 0) {
+        finish(x, SO_EINVAL);
+        return so__fail(SO_EINVAL, "shm transport: rank %d is not a shared-memory peer of rank %d",
+                        x->peer, t->rank);
+    }
+    if (!x->is_send && x->reduce) {
+        size_t esz = so_dtype_size(x->dtype);
+        if (esz == 0 || x->len % esz != 0 || x->op < 0 || x->op >= SO_OP_COUNT) {
+            finish(x, SO_EINVAL);
+            return so__fail(SO_EINVAL,
+                            "shm transport: receive-reduce of %zu bytes is not a whole number of "
+                            "%s elements",
+                            x->len, so_dtype_name(x->dtype));
+        }
+    }
+    if (x->len && !x->buf) {
+        finish(x, SO_EINVAL);
+        return so__fail(SO_EINVAL, "shm transport: NULL buffer for %zu bytes", x->len);
+    }
+    shm_peer *p = &t->peers[t->peer_of_rank[x->peer]];
+    if (p->dead) {
+        finish(x, SO_EPEER);
+        return SO_OK;
+    }
+    so__xfer **q = x->is_send ? &p->sq : &p->rq;
+    so__xfer **last = x->is_send ? &p->sq_last : &p->rq_last;
+    if (*last) {
+        (*last)->next = x;
+    } else {
+        *q = x;
+    }
+    *last = x;
+    if (*q == x) {
+        advance_queue(t, p, x->is_send); /* small messages leave (or arrive) right here */
+    }
+    return SO_OK;
+}
+
+static int all_complete(so__xfer *const *wait, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!wait[i]->complete) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Sleeps until a peer rings, the next liveness check is due, or the deadline. */
+static void block(so__shm *t, int64_t now, int64_t deadline_ns) {
+    if (!t->bell) { /* no peers: nothing can arrive */
+        so_sleep_ns(deadline_ns - now < 1000000 ? deadline_ns - now : 1000000);
+        return;
+    }
+    uint32_t seq = atomic_load_explicit(&t->bell->seq, memory_order_acquire);
+    atomic_store_explicit(&t->bell->sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Look once more after raising the flag: a publish before it was not seen by the check. */
+    if (!advance_all(t) && !atomic_load_explicit(&t->interrupted, memory_order_acquire)) {
+        int64_t wait = t->last_live_check + LIVE_CHECK_NS - now;
+        if (deadline_ns - now < wait) {
+            wait = deadline_ns - now;
+        }
+        so__shm_futex_wait(&t->bell->seq, seq, wait);
+    }
+    atomic_store_explicit(&t->bell->sleeping, 0, memory_order_relaxed);
+}
+
+static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t deadline_ns) {
+    so__shm *t = (so__shm *)bt;
+    int idle = 0;
+    int64_t idle_since = 0;
+    for (;;) {
+        int moved = advance_all(t);
+        if (all_complete(wait, n)) {
+            return SO_OK;
+        }
+        if (n == 0) {
+            if (moved) {
+                continue;
+            }
+            return SO_OK;
+        }
+        if (atomic_load_explicit(&t->interrupted, memory_order_acquire)) {
+            return so__fail(SO_EINTR, "shm transport: interrupted");
+        }
+        if (moved) {
+            idle = 0;
+            continue;
+        }
+        if (idle == 0) {
+            idle_since = so_now_ns();
+        }
+        idle++;
+        if (idle <= t->yields) {
+            sched_yield();
+            continue;
+        }
+        if (t->spin_ns > 0 && ((idle & 63) != 0 || so_now_ns() - idle_since < t->spin_ns)) {
+            cpu_relax();
+            continue;
+        }
+        int64_t now = so_now_ns();
+        if (now >= deadline_ns) {
+            return so__fail(SO_ETIMEDOUT, "shm transport: deadline passed with transfers pending");
+        }
+        if (now - t->last_live_check >= LIVE_CHECK_NS) {
+            t->last_live_check = now;
+            check_peers(t);
+            continue;
+        }
+        block(t, now, deadline_ns);
+        idle = 0;
+    }
+}
+
+static void shm_interrupt(so__transport *bt) {
+    so__shm *t = (so__shm *)bt;
+    atomic_store_explicit(&t->interrupted, 1, memory_order_release);
+    atomic_fetch_add_explicit(&t->bell->seq, 1, memory_order_release);
+    so__shm_futex_wake(&t->bell->seq);
+}
+
+static void shm_close(so__transport *bt) {
+    so__shm *t = (so__shm *)bt;
+    if (!t) {
+        return;
+    }
+    for (int i = 0; i < t->npeers; i++) {
+        fail_peer(&t->peers[i], SO_EABORTED);
+        so__shm_pid_close(&t->peers[i].pid);
+    }
+    so__shm_seg_close(&t->seg);
+    free(t->peers);
+    free(t->peer_of_rank);
+    free(t);
+}
+
+static const so__transport_ops shm_ops = {
+    .name = "shm",
+    .post = shm_post,
+    .progress = shm_progress,
+    .interrupt = shm_interrupt,
+    .close = shm_close,
+};
+
+/* ---- open ---- */
+
+static int online_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) {
+            return n;
+        }
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static uint64_t ring_bytes_knob(void) {
+    int64_t v = so_param_int("SO_SHM_RING_BYTES");
+    uint64_t r = SO__SHM_RING_MIN;
+    while (r < (uint64_t)(v > 0 ? v : 0) && r < SO__SHM_RING_MAX) {
+        r <<= 1;
+    }
+    return r;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
+    *out = NULL;
+    if (!in || in->rank < 0 || in->rank >= in->size || in->npeers < 0 || !in->store) {
+        return so__fail(SO_EINVAL, "shm transport: bad init arguments");
+    }
+    int nlocal = in->npeers + 1;
+    int *members = malloc(sizeof(int) * (size_t)nlocal);
+    so__shm *t = calloc(1, sizeof *t);
+    if (!members || !t) {
+        free(members);
+        free(t);
+        return so__fail(SO_ENOMEM, "shm transport: out of memory");
+    }
+    members[0] = in->rank;
+    for (int i = 0; i < in->npeers; i++) {
+        int r = in->peers[i];
+        if (r < 0 || r >= in->size || r == in->rank) {
+            free(members);
+            free(t);
+            return so__fail(SO_EINVAL, "shm transport: bad peer rank %d", r);
+        }
+        members[i + 1] = r;
+    }
+    qsort(members, (size_t)nlocal, sizeof(int), cmp_int);
+    t->base.ops = &shm_ops;
+    t->rank = in->rank;
+    t->size = in->size;
+    t->nlocal = nlocal;
+    t->cap = ring_bytes_knob();
+    t->mask = t->cap - 1;
+    t->chunk = (size_t)(t->cap / 4 < CHUNK_MAX ? t->cap / 4 : CHUNK_MAX);
+    t->last_live_check = so_now_ns();
+    int oversub = nlocal > online_cpus();
+    t->spin_ns = oversub ? 0 : so_param_int("SO_SHM_SPIN_NS");
+    t->yields = oversub ? 4 : 0;
+    t->peer_of_rank = malloc(sizeof(int) * (size_t)in->size);
+    t->peers = calloc((size_t)(in->npeers ? in->npeers : 1), sizeof(shm_peer));
+    int rc = SO_OK;
+    if (!t->peer_of_rank || !t->peers) {
+        rc = so__fail(SO_ENOMEM, "shm transport: out of memory");
+        goto fail;
+    }
+    for (int r = 0; r < in->size; r++) {
+        t->peer_of_rank[r] = -1;
+    }
+    if (nlocal > 1) {
+        SO_TRY_GOTO(so__shm_seg_open(in, members, nlocal, t->cap, &t->seg), rc, fail);
+    }
+    for (int i = 0; i < nlocal; i++) {
+        if (members[i] == in->rank) {
+            t->me = i;
+        }
+    }
+    if (nlocal > 1) {
+        t->bell = &t->seg.bells[t->me];
+    }
+    for (int i = 0; i < nlocal; i++) {
+        if (i == t->me) {
+            continue;
+        }
+        shm_peer *p = &t->peers[t->npeers];
+        p->rank = members[i];
+        p->li = i;
+        p->sctl = so__shm_seg_ctl(&t->seg, t->me, i);
+        p->sdata = so__shm_seg_ring(&t->seg, t->me, i);
+        p->rctl = so__shm_seg_ctl(&t->seg, i, t->me);
+        p->rdata = so__shm_seg_ring(&t->seg, i, t->me);
+        p->bell = &t->seg.bells[i];
+        so__shm_pid_open(&p->pid, in->pids ? (pid_t)in->pids[members[i]] : 0);
+        t->peer_of_rank[members[i]] = t->npeers;
+        t->npeers++;
+    }
+    free(members);
+    *out = &t->base;
+    return SO_OK;
+fail:
+    free(members);
+    shm_close(&t->base);
+    return rc;
+}

@@ -1,0 +1,17 @@
+# The shared-memory transport (src/comm/shm/), driven directly by forked ranks.
+so_add_test(NAME shm
+            SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm.c
+                    ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c
+            LIBS so_comm
+            CASES sizes sizes_small_ring fifo bidir pairs3 pairs4 pairs8 reduce2 reduce3 reduce4
+                  desync killed_sender killed_receiver timeout interrupt
+            LABELS multiproc tsan
+            TIMEOUT 120)
+
+# Throwaway measurements (not a test): `build/tests/shm_bench` prints latency and bandwidth.
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c)
+  add_executable(shm_bench ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c
+                           ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c)
+  target_include_directories(shm_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(shm_bench PRIVATE so_comm so_core)
+endif()
