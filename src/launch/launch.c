@@ -1,0 +1,573 @@
+/*
+ * The launcher's supervisor: so_launch_run starts the local workers of one node with torchrun's
+ * environment and watches them until they are all gone.
+ *
+ * Algorithm. Node 0 first starts the TCP rendezvous store (a fresh one per attempt, so keys of
+ * a failed attempt never leak into the next). Each worker gets two pipes (stdout, stderr) and is
+ * forked into its own process group. One poll loop then waits on the pipes and on a signalfd
+ * that carries SIGCHLD, SIGINT, SIGTERM and SIGHUP: output is forwarded line by line
+ * (output.c); a worker that exits non-zero or by a signal is the job's first failure, and the
+ * others get SIGTERM, then SIGKILL after the grace period (fate sharing); SIGINT/SIGTERM/SIGHUP
+ * to the launcher are forwarded the same way; the timeout stops the job the same way. After a
+ * failure the whole local group is started again, up to max_restarts times, with
+ * TORCHELASTIC_RESTART_COUNT counting up.
+ * Cost: per worker one fork+exec and two pipes; per output line one read share and one write.
+ * Start-up has no sleeps: the store listens before the first fork.
+ * Limits: restarts are per node (torchelastic's caveat too); on several nodes, every node's
+ * launcher sees its own workers fail once the library notices a dead peer, and restarts them.
+ * A worker's grandchildren that keep its pipes open are not waited for once it exited.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch_internal.h"
+#include "scaleout/comm.h"
+
+extern char **environ;
+
+/* Variables the launcher sets; inherited values of these (and of the library's own SO_RANK
+ * family, which it reads before RANK) are dropped from the workers' environment. */
+static const char *const own_vars[] = {
+    "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
+    "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT",
+    "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS", "TORCHELASTIC_RUN_ID",
+    "TORCHELASTIC_ERROR_FILE", "SO_RANK", "SO_WORLD_SIZE", "SO_LOCAL_RANK", "SO_LOCAL_WORLD_SIZE",
+    "SO_LOCAL_SIZE", "SO_MASTER_ADDR", "SO_MASTER_PORT", "SO_TRANSPORT"};
+enum { OWN_VARS = sizeof own_vars / sizeof own_vars[0], ENV_LINE = 1200 };
+
+typedef struct worker {
+    pid_t pid;
+    int running;
+    int rank;
+    so__stream out, err;
+    char **envp;
+} worker;
+
+typedef struct job {
+    const so_launch_config *cfg;
+    char *const *argv;
+    char path[4096];
+    char run_id[128];
+    char errdir[256];
+    char master_addr[256];
+    int master_port;
+    worker *w;
+    int k;
+    int sfd;
+    int stopping;        /* signals were sent to the workers */
+    int64_t kill_at_ns;  /* SIGKILL deadline once stopping */
+    int64_t end_at_ns;   /* the job's timeout, or INT64_MAX */
+    int failed_local;    /* local index of the first failure of this attempt, or -1 */
+    int failed_status;   /* its wait status */
+    so_launch_result *res;
+} job;
+
+void so_launch_config_default(so_launch_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->nproc = 1;
+    cfg->nnodes = 1;
+    cfg->grace_s = 3.0;
+    cfg->role = "default";
+    cfg->tag = SO_LAUNCH_TAG_ALL;
+}
+
+const char *so_launch_signame(int sig) {
+    static _Thread_local char buf[32];
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev) {
+        snprintf(buf, sizeof buf, "SIG%s", abbrev);
+    } else {
+        snprintf(buf, sizeof buf, "signal %d", sig);
+    }
+    return buf;
+}
+
+static int is_own_var(const char *kv) {
+    const char *eq = strchr(kv, '=');
+    size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
+    for (int i = 0; i < OWN_VARS; i++) {
+        if (strlen(own_vars[i]) == n && !strncmp(own_vars[i], kv, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* envp = the launcher's environment without own_vars, then the contract's variables. One
+ * allocation holds the pointer array and the new strings. */
+static char **build_env(const job *j, int local, int restart) {
+    const so_launch_config *c = j->cfg;
+    size_t nenv = 0;
+    while (environ[nenv]) {
+        nenv++;
+    }
+    enum { NSET = 16 };
+    size_t bytes = (nenv + NSET + 1) * sizeof(char *) + NSET * ENV_LINE;
+    char **envp = malloc(bytes);
+    if (!envp) {
+        return NULL;
+    }
+    char *text = (char *)(envp + nenv + NSET + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < nenv; i++) {
+        if (!is_own_var(environ[i])) {
+            envp[n++] = environ[i];
+        }
+    }
+    int rank = c->node_rank * c->nproc + local, world = c->nnodes * c->nproc;
+    int set = 0;
+#define SETV(...)                                                                                  \
+    do {                                                                                           \
+        char *line = text + (size_t)set++ * ENV_LINE;                                              \
+        snprintf(line, ENV_LINE, __VA_ARGS__);                                                     \
+        envp[n++] = line;                                                                          \
+    } while (0)
+    SETV("RANK=%d", rank);
+    SETV("LOCAL_RANK=%d", local);
+    SETV("WORLD_SIZE=%d", world);
+    SETV("LOCAL_WORLD_SIZE=%d", c->nproc);
+    SETV("GROUP_RANK=%d", c->node_rank);
+    SETV("GROUP_WORLD_SIZE=%d", c->nnodes);
+    SETV("ROLE_RANK=%d", rank);
+    SETV("ROLE_WORLD_SIZE=%d", world);
+    SETV("ROLE_NAME=%s", c->role ? c->role : "default");
+    SETV("MASTER_ADDR=%s", j->master_addr);
+    SETV("MASTER_PORT=%d", j->master_port);
+    SETV("TORCHELASTIC_RESTART_COUNT=%d", restart);
+    SETV("TORCHELASTIC_MAX_RESTARTS=%d", c->max_restarts);
+    SETV("TORCHELASTIC_RUN_ID=%s", j->run_id);
+    SETV("TORCHELASTIC_ERROR_FILE=%s/error-%d-%d.json", j->errdir, restart, rank);
+    if (c->transport) {
+        SETV("SO_TRANSPORT=%s", c->transport);
+    }
+#undef SETV
+    envp[n] = NULL;
+    return envp;
+}
+
+static void signal_workers(job *j, int sig) {
+    for (int i = 0; i < j->k; i++) {
+        if (j->w[i].running) {
+            kill(-j->w[i].pid, sig); /* the worker's process group: its children too */
+        }
+    }
+}
+
+/* Starts stopping the job: sig to every running worker, SIGKILL after the grace period. A
+ * second stop request while stopping (a second Ctrl-C) sends SIGKILL at once. */
+static void stop_job(job *j, int sig) {
+    if (j->stopping) {
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            signal_workers(j, SIGKILL);
+        }
+        return;
+    }
+    j->stopping = 1;
+    signal_workers(j, sig);
+    double grace = j->cfg->grace_s > 0 ? j->cfg->grace_s : 0;
+    j->kill_at_ns = so_now_ns() + (int64_t)(grace * 1e9);
+}
+
+static int failed(int status) {
+    return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+}
+
+static void reap(job *j) {
+    int first = -1, first_status = 0;
+    for (int i = 0; i < j->k; i++) {
+        if (!j->w[i].running) {
+            continue;
+        }
+        int status;
+        pid_t p = waitpid(j->w[i].pid, &status, WNOHANG);
+        if (p != j->w[i].pid) {
+            continue;
+        }
+        j->w[i].running = 0;
+        if (failed(status) && !j->stopping && first < 0) {
+            first = i;
+            first_status = status;
+        }
+    }
+    if (first >= 0) { /* the lowest rank among those that failed together */
+        j->failed_local = first;
+        j->failed_status = first_status;
+        stop_job(j, SIGTERM);
+    }
+}
+
+static int any_running(const job *j) {
+    for (int i = 0; i < j->k; i++) {
+        if (j->w[i].running) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void on_signals(job *j) {
+    struct signalfd_siginfo si;
+    while (read(j->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            continue; /* reaped below, once per wakeup */
+        }
+        if (!j->res->interrupted) {
+            j->res->interrupted = sig;
+        }
+        stop_job(j, sig);
+    }
+    reap(j);
+}
+
+/* Poll until every worker exited and its pipes are drained. */
+static void supervise(job *j) {
+    const so_launch_config *c = j->cfg;
+    struct pollfd *pfd = malloc(sizeof *pfd * (size_t)(2 * j->k + 1));
+    so__stream **who = malloc(sizeof *who * (size_t)(2 * j->k + 1));
+    SO_ASSERT(pfd && who);
+    for (;;) {
+        if (!any_running(j)) {
+            /* Every worker is gone: forward what their pipes still hold, then close them even
+             * if a grandchild keeps the write end open. */
+            for (int i = 0; i < j->k; i++) {
+                so__stream_pump(&j->w[i].out);
+                so__stream_pump(&j->w[i].err);
+                so__stream_close(&j->w[i].out);
+                so__stream_close(&j->w[i].err);
+            }
+            break;
+        }
+        int n = 0;
+        pfd[n++] = (struct pollfd){.fd = j->sfd, .events = POLLIN};
+        for (int i = 0; i < j->k; i++) {
+            so__stream *ss[2] = {&j->w[i].out, &j->w[i].err};
+            for (int s = 0; s < 2; s++) {
+                if (ss[s]->fd >= 0) {
+                    who[n] = ss[s];
+                    pfd[n++] = (struct pollfd){.fd = ss[s]->fd, .events = POLLIN};
+                }
+            }
+        }
+        int64_t now = so_now_ns(), wake = j->end_at_ns;
+        if (j->stopping && j->kill_at_ns < wake) {
+            wake = j->kill_at_ns;
+        }
+        int timeout_ms = -1;
+        if (wake != INT64_MAX) {
+            int64_t ms = wake > now ? (wake - now + 999999) / 1000000 : 0;
+            timeout_ms = ms > 1000000 ? 1000000 : (int)ms;
+        }
+        int r = poll(pfd, (nfds_t)n, timeout_ms);
+        if (r < 0 && errno != EINTR) {
+            SO_LOGE("scaleout run: poll failed: %s", strerror(errno));
+            stop_job(j, SIGKILL);
+        }
+        for (int i = 1; r > 0 && i < n; i++) {
+            if (pfd[i].revents) {
+                so__stream_pump(who[i]);
+            }
+        }
+        if (r > 0 && pfd[0].revents) {
+            on_signals(j);
+        }
+        now = so_now_ns();
+        if (now >= j->end_at_ns && !j->res->timed_out && any_running(j)) {
+            j->res->timed_out = 1;
+            if (!c->quiet) {
+                fprintf(stderr, "scaleout run: timeout: the job ran for %.1f s (--timeout %g); "
+                                "stopping its workers\n",
+                        c->timeout_s, c->timeout_s);
+            }
+            stop_job(j, SIGTERM);
+        }
+        if (j->stopping && now >= j->kill_at_ns) {
+            signal_workers(j, SIGKILL);
+            j->kill_at_ns = INT64_MAX; /* once is enough; SIGCHLD will come */
+        }
+    }
+    free(pfd);
+    free(who);
+}
+
+static void free_workers(job *j) {
+    for (int i = 0; i < j->k; i++) {
+        so__stream_deinit(&j->w[i].out);
+        so__stream_deinit(&j->w[i].err);
+        free(j->w[i].envp);
+        j->w[i].envp = NULL;
+    }
+}
+
+/* Kills and reaps what was started when starting the rest failed. */
+static void abort_start(job *j) {
+    signal_workers(j, SIGKILL);
+    for (int i = 0; i < j->k; i++) {
+        if (j->w[i].running) {
+            while (waitpid(j->w[i].pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+            j->w[i].running = 0;
+        }
+    }
+}
+
+static int start_workers(job *j, int restart) {
+    const so_launch_config *c = j->cfg;
+    memset(j->w, 0, sizeof *j->w * (size_t)j->k);
+    for (int i = 0; i < j->k; i++) {
+        j->w[i].out.fd = j->w[i].err.fd = -1;
+    }
+    int rc = SO_OK;
+    for (int i = 0; i < j->k; i++) {
+        worker *w = &j->w[i];
+        w->rank = c->node_rank * c->nproc + i;
+        int po[2], pe[2];
+        if (pipe2(po, O_CLOEXEC) < 0) {
+            rc = so__fail(SO_ESYS, "pipe for rank %d failed: %s", w->rank, strerror(errno));
+            break;
+        }
+        if (pipe2(pe, O_CLOEXEC) < 0) {
+            close(po[0]);
+            close(po[1]);
+            rc = so__fail(SO_ESYS, "pipe for rank %d failed: %s", w->rank, strerror(errno));
+            break;
+        }
+        fcntl(po[0], F_SETFL, O_NONBLOCK);
+        fcntl(pe[0], F_SETFL, O_NONBLOCK);
+        rc = so__stream_init(&w->out, po[0], 1, w->rank, c->tag, 0);
+        if (rc < 0) {
+            close(po[0]);
+            close(pe[0]);
+        } else if ((rc = so__stream_init(&w->err, pe[0], 2, w->rank, c->tag, 1)) < 0) {
+            close(pe[0]);
+        }
+        w->envp = rc == SO_OK ? build_env(j, i, restart) : NULL;
+        if (rc == SO_OK && !w->envp) {
+            rc = so__fail(SO_ENOMEM, "cannot build the environment of rank %d", w->rank);
+        }
+        if (rc == SO_OK) {
+            /* A terminal stays with the launcher (a background worker reading it would stop);
+             * piped input goes to local rank 0, as mpirun gives it to rank 0. */
+            int in_fd = (i == 0 && !isatty(0)) ? 0 : -1;
+            rc = so__spawn(j->path, j->argv, w->envp, in_fd, po[1], pe[1], &w->pid);
+        }
+        close(po[1]);
+        close(pe[1]);
+        if (rc < 0) {
+            break;
+        }
+        w->running = 1;
+    }
+    if (rc < 0) {
+        abort_start(j);
+    }
+    return rc;
+}
+
+static void read_error_file(job *j, int restart, int rank) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/error-%d-%d.json", j->errdir, restart, rank);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    ssize_t r = read(fd, j->res->error_file, sizeof j->res->error_file - 1);
+    j->res->error_file[r > 0 ? r : 0] = '\0';
+    close(fd);
+}
+
+static void remove_errdir(job *j, int attempts) {
+    for (int a = 0; a < attempts; a++) {
+        for (int i = 0; i < j->k; i++) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/error-%d-%d.json", j->errdir, a,
+                     j->cfg->node_rank * j->cfg->nproc + i);
+            unlink(path);
+        }
+    }
+    if (rmdir(j->errdir) < 0 && errno == ENOTEMPTY) {
+        SO_LOGW("scaleout run: left %s (workers wrote more files there)", j->errdir);
+    }
+}
+
+static int check_config(const so_launch_config *c) {
+    if (c->nproc < 1 || c->nproc > 4096) {
+        return so__fail(SO_EINVAL, "the number of workers per node must be 1..4096, not %d", c->nproc);
+    }
+    if (c->nnodes < 1 || c->node_rank < 0 || c->node_rank >= c->nnodes) {
+        return so__fail(SO_EINVAL, "node rank %d is not in 0..%d", c->node_rank, c->nnodes - 1);
+    }
+    if (c->nnodes > 1 && (!c->master_addr || c->master_port <= 0)) {
+        return so__fail(SO_EINVAL, "a job on %d nodes needs the master address and port "
+                                   "(--master HOST:PORT) that every node can reach",
+                        c->nnodes);
+    }
+    if (c->master_port < 0 || c->master_port > 65535 || c->max_restarts < 0) {
+        return so__fail(SO_EINVAL, "port %d or max restarts %d out of range", c->master_port,
+                        c->max_restarts);
+    }
+    return SO_OK;
+}
+
+/* One attempt: store, workers, supervision. Returns SO_OK when the workers ran. */
+static int run_attempt(job *j, int restart) {
+    const so_launch_config *c = j->cfg;
+    so_store_server *srv = NULL;
+    j->master_port = c->master_port;
+    if (c->node_rank == 0) {
+        const char *bind = c->nnodes > 1 ? "0.0.0.0" : j->master_addr;
+        SO_TRY(so_store_server_start(bind, c->master_port, &srv));
+        j->master_port = so_store_server_port(srv);
+    }
+    j->stopping = 0;
+    j->kill_at_ns = INT64_MAX;
+    j->failed_local = -1;
+    int rc = start_workers(j, restart);
+    if (rc == SO_OK) {
+        supervise(j);
+    }
+    free_workers(j);
+    so_store_server_stop(srv);
+    return rc;
+}
+
+int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_result *res) {
+    memset(res, 0, sizeof *res);
+    res->failed_rank = -1;
+    SO_TRY(check_config(cfg));
+    job j = {.cfg = cfg, .argv = argv, .k = cfg->nproc, .sfd = -1, .res = res};
+    SO_TRY(so__resolve_program(argv ? argv[0] : NULL, j.path, sizeof j.path));
+    double t0 = so_now_s();
+    snprintf(j.master_addr, sizeof j.master_addr, "%s", cfg->master_addr ? cfg->master_addr : "127.0.0.1");
+    if (cfg->run_id) {
+        snprintf(j.run_id, sizeof j.run_id, "%s", cfg->run_id);
+    } else {
+        snprintf(j.run_id, sizeof j.run_id, "so-%ld-%lld", (long)getpid(),
+                 (long long)(so_now_ns() / 1000000 % 100000000));
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(j.errdir, sizeof j.errdir, "%s/scaleout-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(j.errdir)) {
+        return so__fail(SO_ESYS, "cannot create a directory for the workers' error files (%s): %s",
+                        j.errdir, strerror(errno));
+    }
+    j.w = calloc((size_t)j.k, sizeof *j.w);
+    if (!j.w) {
+        rmdir(j.errdir);
+        return so__fail(SO_ENOMEM, "cannot allocate %d workers", j.k);
+    }
+    /* Block the signals before the store's thread starts, so it inherits the mask and they
+     * all arrive on the signalfd. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    j.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int rc = SO_OK, attempts = 0;
+    if (j.sfd < 0) {
+        rc = so__fail(SO_ESYS, "signalfd failed: %s", strerror(errno));
+    }
+    j.end_at_ns = cfg->timeout_s > 0 ? so_now_ns() + (int64_t)(cfg->timeout_s * 1e9) : INT64_MAX;
+    for (int restart = 0; rc == SO_OK; restart++) {
+        attempts = restart + 1;
+        rc = run_attempt(&j, restart);
+        if (rc < 0 || j.failed_local < 0 || res->interrupted || res->timed_out) {
+            break;
+        }
+        int st = j.failed_status;
+        res->failed_rank = cfg->node_rank * cfg->nproc + j.failed_local;
+        res->failed_code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+        res->failed_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+        so__stream_tail(&j.w[j.failed_local].err, res->tail, sizeof res->tail);
+        res->error_file[0] = '\0';
+        read_error_file(&j, restart, res->failed_rank);
+        if (restart >= cfg->max_restarts) {
+            break;
+        }
+        res->restarts = restart + 1;
+        if (!cfg->quiet) {
+            char how[64];
+            if (res->failed_signal) {
+                snprintf(how, sizeof how, "was killed by %s", so_launch_signame(res->failed_signal));
+            } else {
+                snprintf(how, sizeof how, "exited with code %d", res->failed_code);
+            }
+            fprintf(stderr, "scaleout run: rank %d %s; restarting all %d workers (restart %d of %d)\n",
+                    res->failed_rank, how, j.k, restart + 1, cfg->max_restarts);
+        }
+        res->failed_rank = -1;
+        res->failed_code = res->failed_signal = 0;
+    }
+    if (j.sfd >= 0) {
+        struct signalfd_siginfo si;
+        while (read(j.sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        }
+        close(j.sfd);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    remove_errdir(&j, attempts);
+    free(j.w);
+    res->elapsed_s = so_now_s() - t0;
+    if (rc < 0) {
+        return rc;
+    }
+    if (res->interrupted) {
+        res->exit_code = 128 + res->interrupted;
+    } else if (res->timed_out) {
+        res->exit_code = 124;
+    } else if (res->failed_rank >= 0) {
+        res->exit_code = res->failed_signal ? 128 + res->failed_signal : res->failed_code;
+    }
+    return SO_OK;
+}
+
+void so_launch_report(const so_launch_result *res, FILE *f) {
+    if (res->exit_code == 0) {
+        return;
+    }
+    if (res->interrupted) {
+        fprintf(f, "scaleout run: stopped by %s; workers were stopped\n",
+                so_launch_signame(res->interrupted));
+        return;
+    }
+    if (res->timed_out) {
+        fprintf(f, "scaleout run: the job exceeded its timeout and was stopped (exit 124)\n");
+        return;
+    }
+    if (res->failed_rank < 0) {
+        return;
+    }
+    if (res->failed_signal) {
+        fprintf(f, "scaleout run: rank %d was killed by %s", res->failed_rank,
+                so_launch_signame(res->failed_signal));
+    } else {
+        fprintf(f, "scaleout run: rank %d exited with code %d", res->failed_rank, res->failed_code);
+    }
+    if (res->restarts) {
+        fprintf(f, " after %d restart%s", res->restarts, res->restarts == 1 ? "" : "s");
+    }
+    fprintf(f, "; the other workers were stopped\n");
+    if (res->tail[0]) {
+        fprintf(f, "scaleout run: last lines of rank %d's stderr:\n", res->failed_rank);
+        for (const char *p = res->tail; *p;) {
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            fprintf(f, "  | %.*s\n", len, p);
+            p += len + (nl ? 1 : 0);
+        }
+    }
+    if (res->error_file[0]) {
+        fprintf(f, "scaleout run: rank %d's error file: %s\n", res->failed_rank, res->error_file);
+    }
+}
