@@ -1,3 +1,6 @@
 # Tests of the data and training stack: optimizers, checkpoints, datasets, tokenizers, train CLI.
 so_add_test(NAME optim SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_optim.c LIBS so_ml
             CASES sgd adam adamw adagrad adagrad_row lars lamb schedule clip resume errors)
+so_add_test(NAME ckpt SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_ckpt.c LIBS so_ml
+            CASES crc32 roundtrip errors corrupt fuzz atomic kill_during_save resume st_roundtrip
+                  st_reject st_fuzz)
