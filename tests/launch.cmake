@@ -1,0 +1,16 @@
+# The launcher (`scaleout run`) and the CLI basics, driven from outside: test_launch starts the
+# real scaleout binary with launch_worker as the program and checks what comes out.
+add_executable(launch_worker ${CMAKE_CURRENT_LIST_DIR}/multiproc/launch_worker.c)
+target_link_libraries(launch_worker PRIVATE so_comm so_core)
+# A process group of K ranks and one barrier: what `scaleout run -n K` start-up is measured on.
+add_executable(launch_barrier ${CMAKE_CURRENT_LIST_DIR}/multiproc/launch_barrier.c)
+target_link_libraries(launch_barrier PRIVATE so_comm so_core)
+
+so_add_test(NAME launch SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_launch.c
+            LIBS so_core
+            CASES env store two_nodes prefix fate sigkill restart restart_exhausted signals timeout
+                  bad_flags info
+            LABELS multiproc TIMEOUT 60)
+target_compile_definitions(test_launch PRIVATE SO_SCALEOUT_EXE="$<TARGET_FILE:scaleout>"
+                           SO_LAUNCH_WORKER_EXE="$<TARGET_FILE:launch_worker>")
+add_dependencies(test_launch scaleout launch_worker)
