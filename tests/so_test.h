@@ -91,5 +91,9 @@ int so_test_main(int argc, char **argv, const so_test_case *cases, int n);
 struct so_comm;
 typedef int (*so_test_rank_fn)(struct so_comm *c, int rank, void *arg);
 int so_test_ranks(int n, const char *transport, so_test_rank_fn fn, void *arg, int timeout_ms);
+/* The same, but a rank whose bit is set in killed_ok may end by SIGKILL without failing the
+ * test (fault tests kill a rank on purpose). */
+int so_test_ranks_ex(int n, const char *transport, so_test_rank_fn fn, void *arg, int timeout_ms,
+                     unsigned long killed_ok);
 
 #endif

@@ -88,7 +88,8 @@ typedef struct so__transport_ops {
      * deadline_ns (absolute, so_now_ns) passes: SO_ETIMEDOUT, the late transfers stay posted.
      * With n == 0 it makes whatever progress is possible without blocking and returns SO_OK.
      * A failed peer completes its transfers with an error (SO_EPEER, SO_ECONNRESET, SO_EDESYNC);
-     * progress returns SO_OK in that case: the caller reads each xfer's status. */
+     * progress returns SO_OK in that case: the caller reads each xfer's status.
+     * After ops->interrupt it returns SO_EINTR soon (the caller then checks why: abort). */
     int (*progress)(so__transport *t, so__xfer *const *wait, int n, int64_t deadline_ns);
     /* Wake a thread blocked in progress (used by abort). May be called from another thread. */
     void (*interrupt)(so__transport *t);
@@ -111,6 +112,12 @@ typedef struct so__transport_init {
     int64_t deadline_ns;
 } so__transport_init;
 
+/* 1 if a received header matches the expected one (magic, tag, len and every signature field). */
+int so__hdr_matches(const so__msg_hdr *want, const so__msg_hdr *got);
+
+/* Every open is collective over the transport's peers and bounded by in->deadline_ns.
+ * so__transport_shm_open has a weak default in comm.c that returns SO_ENOTSUP (no shm built);
+ * with transport "auto" the group then reaches same-host peers over tcp. */
 int so__transport_self_open(const so__transport_init *in, so__transport **out);
 int so__transport_shm_open(const so__transport_init *in, so__transport **out);
 int so__transport_tcp_open(const so__transport_init *in, so__transport **out);

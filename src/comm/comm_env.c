@@ -1,0 +1,138 @@
+/*
+ * so_comm_init_from_env: a group from what the launcher put in the environment.
+ *
+ * Rank and size, first hit wins: SO_RANK/SO_WORLD_SIZE, torchrun's RANK/WORLD_SIZE, Open MPI's
+ * OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/PMI_SIZE (MPICH), Slurm's SLURM_PROCID/SLURM_NTASKS; the
+ * source is logged at info. Rendezvous:
+ *   - MASTER_ADDR and MASTER_PORT set: the TCP store there (`scaleout run` serves it). Rank 0
+ *     first tries to serve it itself on that address (which fails harmlessly when the launcher
+ *     already listens there), so hand-started processes with those variables work too.
+ *   - otherwise, one host under mpirun or srun: a file store in /dev/shm/scaleout-<job id>, the
+ *     job id from SO_JOB_ID, PMIX_NAMESPACE, OMPI_MCA_orte_ess_jobid or SLURM_JOB_ID.SLURM_STEP_ID.
+ *     Rank 0 removes the directory at so_comm_destroy (after every rank said goodbye).
+ *   - nothing set: a group of one.
+ * Limits: the file store works for one host only; a stale directory from a crashed run with the
+ * same job id is reused (job ids are unique per launch under Open MPI and Slurm).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "comm_priv.h"
+
+static int env_int(const char *name, int *out) {
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        return 0;
+    }
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || x < 0 || x > 1 << 24) {
+        return 0;
+    }
+    *out = (int)x;
+    return 1;
+}
+
+static const char *job_id(char *buf, size_t cap) {
+    const char *v;
+    if ((v = getenv("SO_JOB_ID")) && *v) {
+        snprintf(buf, cap, "%s", v);
+    } else if ((v = getenv("PMIX_NAMESPACE")) && *v) {
+        snprintf(buf, cap, "%s", v);
+    } else if ((v = getenv("OMPI_MCA_orte_ess_jobid")) && *v) {
+        snprintf(buf, cap, "%s", v);
+    } else if ((v = getenv("SLURM_JOB_ID")) && *v) {
+        const char *step = getenv("SLURM_STEP_ID");
+        snprintf(buf, cap, "%s.%s", v, step && *step ? step : "0");
+    } else {
+        return NULL;
+    }
+    for (char *p = buf; *p; p++) {
+        if (*p == '/' || *p == ' ') {
+            *p = '_';
+        }
+    }
+    return buf;
+}
+
+int so_comm_init_from_env(so_comm **out) {
+    *out = NULL;
+    static const char *const sources[][3] = {
+        {"SO_RANK", "SO_WORLD_SIZE", "scaleout (SO_RANK)"},
+        {"RANK", "WORLD_SIZE", "torchrun (RANK/WORLD_SIZE)"},
+        {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "Open MPI (OMPI_COMM_WORLD_*)"},
+        {"PMI_RANK", "PMI_SIZE", "PMI (PMI_RANK/PMI_SIZE)"},
+        {"SLURM_PROCID", "SLURM_NTASKS", "Slurm (SLURM_PROCID/SLURM_NTASKS)"},
+    };
+    int rank = 0, size = 1;
+    const char *src = "nothing set: a group of one";
+    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
+        if (env_int(sources[i][0], &rank) && env_int(sources[i][1], &size)) {
+            src = sources[i][2];
+            break;
+        }
+        rank = 0;
+        size = 1;
+    }
+    if (size < 1 || rank >= size) {
+        return so__fail(SO_EINVAL, "so_comm_init_from_env: rank %d is not below world size %d (from %s)",
+                        rank, size, src);
+    }
+    so_log_set_rank(size > 1 ? rank : -1);
+    SO_LOGI("so_comm_init_from_env: rank %d of %d from %s", rank, size, src);
+    int timeout_ms = (int)so_param_int("SO_TIMEOUT_MS");
+    so_store *store = NULL;
+    so_store_server *server = NULL;
+    char dir[300] = "";
+    int rc = SO_OK;
+    const char *maddr = getenv("MASTER_ADDR");
+    int mport = 0;
+    if (size == 1) {
+        /* No rendezvous needed. */
+    } else if (maddr && *maddr && env_int("MASTER_PORT", &mport) && mport > 0) {
+        if (rank == 0 && so_store_server_start(maddr, mport, &server) == SO_OK) {
+            SO_LOGI("rank 0 serves the store on %s:%d", maddr, mport);
+        }
+        rc = so_store_create_tcp(maddr, mport, timeout_ms, &store);
+        if (rc < 0) {
+            rc = so__fail(rc, "so_comm_init_from_env: no store at MASTER_ADDR:MASTER_PORT = %s:%d "
+                              "(%s)", maddr, mport, so_last_error());
+        }
+    } else {
+        char id[200];
+        if (!job_id(id, sizeof id)) {
+            return so__fail(SO_EINVAL,
+                            "so_comm_init_from_env: rank %d of %d (from %s) but neither "
+                            "MASTER_ADDR/MASTER_PORT nor a job id (SO_JOB_ID, PMIX_NAMESPACE, "
+                            "SLURM_JOB_ID) tells where to meet", rank, size, src);
+        }
+        snprintf(dir, sizeof dir, "/dev/shm/scaleout-%s", id);
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            return so__fail(SO_ESYS, "so_comm_init_from_env: cannot create %s: %s", dir, strerror(errno));
+        }
+        rc = so_store_create_file(dir, &store);
+    }
+    so_comm *c = NULL;
+    if (rc == SO_OK) {
+        so_comm_config cfg;
+        so_comm_config_default(&cfg);
+        cfg.rank = rank;
+        cfg.size = size;
+        cfg.store = store;
+        cfg.timeout_ms = timeout_ms;
+        rc = so_comm_create(&cfg, &c);
+    }
+    if (rc < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", so_last_error());
+        so_store_destroy(store);
+        so_store_server_stop(server);
+        return so__fail(rc, "%s", why);
+    }
+    c->owns_store = 1;
+    c->server = server;
+    snprintf(c->cleanup_dir, sizeof c->cleanup_dir, "%s", dir);
+    *out = c;
+    return SO_OK;
+}

@@ -1,0 +1,96 @@
+/*
+ * Internal: the layout of so_comm, shared by the files of the comm layer (comm.c lifecycle,
+ * comm_xfer.c waiting and errors, comm_env.c, comm_split.c, comm_request.c). Nothing outside
+ * src/comm includes this; the layers above use comm_internal.h.
+ */
+#ifndef SO_COMM_PRIV_H
+#define SO_COMM_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "comm_internal.h"
+
+enum { SO__TP_SELF = 0, SO__TP_SHM, SO__TP_TCP, SO__TP_COUNT };
+
+struct so_comm {
+    int rank, size, local_rank, local_size, host, nhosts;
+    int *host_of;        /* host index of every rank */
+    int *pids;           /* pid of every rank */
+    char (*hostnames)[64];
+    int timeout_ms;
+    char transport[8];   /* "auto" "shm" "tcp" as asked at creation */
+    char prefix[200];    /* unique store-key prefix of this group */
+    so_store *store;     /* borrowed unless owns_store */
+    int owns_store;
+    so_store_server *server; /* rank 0's server when it hosts the store itself */
+    char cleanup_dir[256];   /* file store directory rank 0 removes at destroy */
+
+    so__transport *tp[SO__TP_COUNT];
+    unsigned char *peer_tp; /* SO__TP_* of every rank */
+    int closed;             /* transports released after a failure */
+
+    so_comm_counters counters;
+    so__coll_sig cur;       /* the running collective (kind P2P when none) */
+    int in_coll;
+    uint64_t seq;
+    uint64_t nsplit;        /* splits and duplicates made from this group */
+
+    int poisoned;
+    int poison_code;
+    char err[512];
+    atomic_int aborted;
+
+    void *scratch[4];
+    size_t scratch_cap[4];
+    void *coll_slot;
+
+    /* Nonblocking collectives: a private duplicate driven by one worker thread. */
+    so_comm *dup;
+    pthread_t worker;
+    int worker_running;
+    pthread_mutex_t mu;  /* guards tp[] against abort from another thread, dup, the job queue */
+    pthread_cond_t cv;
+    struct so_request *jobs, *jobs_tail; /* queued, oldest first */
+    int stopping;
+};
+
+/* Creates a group under an exact store prefix (so_comm_create adds name and restart count). */
+int so__comm_create_prefixed(int rank, int size, const char *transport, int timeout_ms,
+                             so_store *store, const char *prefix, so_comm **out);
+/* Posts xs[0..n) (headers already set) and waits for all within deadline_ns; on failure records
+ * the error (naming what, peer, seq) and poisons the group. what describes the operation for
+ * messages when no collective runs ("send(1000 B, tag 3)"). */
+int so__comm_wait(so_comm *c, so__xfer *const *xs, int n, int64_t deadline_ns, const char *what);
+/* Posts one transfer on the transport that reaches x->peer. */
+int so__comm_post(so_comm *c, so__xfer *x);
+/* Fills the header of x for the current collective (or p2p with tag). */
+void so__comm_stamp(so_comm *c, so__xfer *x, uint32_t tag);
+/* Fails fast on a poisoned or aborted group. */
+int so__comm_check(so_comm *c);
+/* Records an error on the group, poisons it, closes its transports; returns code. */
+int so__comm_poison(so_comm *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "allreduce(algo=ring, count=1000, f32, sum)" for a signature. */
+void so__sig_describe(const so__coll_sig *s, char *out, size_t cap);
+/* Milliseconds left until deadline_ns (0 if passed), for calls that take a timeout. */
+int so__ms_left(int64_t deadline_ns);
+/* Releases the transports (under mu, so abort never interrupts a freed one). */
+void so__comm_close_transports(so_comm *c);
+/* Stops the worker of nonblocking collectives and frees the duplicate. */
+void so__comm_worker_stop(so_comm *c);
+
+/* A pending point-to-point transfer or nonblocking collective (comm_request.c). */
+struct so_request {
+    so_comm *c;
+    int async;
+    so__xfer x;
+    char what[96];
+    int (*fn)(so_comm *dup, void *arg);
+    void *arg;
+    void (*free_arg)(void *);
+    int done, rc; /* async: guarded by c->mu */
+    char err[512];
+    struct so_request *next_job;
+};
+
+#endif

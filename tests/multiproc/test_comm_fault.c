@@ -1,0 +1,279 @@
+/*
+ * The failure model (reliability note, tests 1-6) over real processes:
+ *   killed_mid_transfer  a rank SIGKILLs itself in the middle of a 64 MiB exchange: the
+ *                        survivors fail (no hang) and rank 0's error names the dead rank.
+ *   never_sends          a rank that never sends: SO_ETIMEDOUT naming it, after the timeout.
+ *   desync               rank 0 runs an all-reduce, rank 1 a broadcast: both get SO_EDESYNC
+ *                        naming both collectives.
+ *   poisoned_fast        after an error every later call fails at once with SO_EABORTED and
+ *                        carries the original detail.
+ *   abort_then_regroup   a watchdog thread aborts a blocked receive; the survivors then build a
+ *                        new group (another store prefix) and it works.
+ *   init_from_env_torchrun  ranks started with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT meet
+ *                        through a TCP store server and exchange.
+ * Each case bounds itself with so_test_ranks' deadline, so a hang fails instead of blocking.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "comm/comm_internal.h"
+#include "scaleout/comm.h"
+#include "so_test.h"
+
+static int killed_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    so_comm_set_timeout_ms(c, 2000);
+    int k = so_comm_size(c), right = (rank + 1) % k, left = (rank + k - 1) % k;
+    size_t n = 64u << 20;
+    char *out = calloc(1, n), *in = calloc(1, n);
+    /* One good round so every connection is up. */
+    CHECK_OK(so_sendrecv(c, out, 1024, right, in, 1024, left, 0));
+    if (rank == 2) {
+        /* Take in part of the 64 MiB from the left, never send to the right, then die. */
+        so_request *r;
+        CHECK_OK(so_irecv(c, in, n, left, 1, &r));
+        int done = 0;
+        for (int i = 0; i < 3 && !done; i++) {
+            so_test(r, &done);
+            so_sleep_ns(1000000);
+        }
+        raise(SIGKILL);
+    }
+    double t0 = so_now_s();
+    int rc = so_sendrecv(c, out, n, right, in, n, left, 1);
+    double dt = so_now_s() - t0;
+    printf("[rank %d] after %.3f s: %s: %s\n", rank, dt, so_err_name(rc), so_comm_last_error(c));
+    CHECK(rc == SO_ECONNRESET || rc == SO_EPEER || rc == SO_ETIMEDOUT);
+    CHECK(dt < 10.0); /* failed within the deadline (2 s) plus slack, not a hang */
+    const char *e = so_comm_last_error(c);
+    CHECK(strstr(e, "sendrecv") != NULL);
+    if (rank == 0) {
+        CHECK(strstr(e, "rank 2") != NULL); /* rank 0 receives from the dead rank */
+    } else {
+        CHECK(strstr(e, "rank 2") != NULL || strstr(e, "rank 0") != NULL);
+    }
+    free(out);
+    free(in);
+    return 0;
+}
+static int t_killed_mid_transfer(void) {
+    return so_test_ranks_ex(3, "tcp", killed_fn, NULL, 60000, 1ul << 2);
+}
+
+static int never_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    so_comm_set_timeout_ms(c, 1000);
+    if (rank == 1) {
+        so_sleep_ns(2500000000LL); /* alive, but never sends */
+        return 0;
+    }
+    int v;
+    double t0 = so_now_s();
+    int rc = so_recv(c, &v, sizeof v, 1, 0);
+    double dt = so_now_s() - t0;
+    printf("[rank 0] %s after %.3f s: %s\n", so_err_name(rc), dt, so_comm_last_error(c));
+    CHECK_EQ_INT(rc, SO_ETIMEDOUT);
+    CHECK(dt >= 0.99);
+    const char *e = so_comm_last_error(c);
+    CHECK(strstr(e, "timed out after 1000 ms waiting for rank 1") != NULL);
+    CHECK(strstr(e, "recv(4 B, tag 0) from rank 1") != NULL);
+    CHECK_STR_EQ(so_last_error(), e);
+    return 0;
+}
+static int t_never_sends(void) { return so_test_ranks(2, "tcp", never_fn, NULL, 30000); }
+
+static int desync_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    so_comm_set_timeout_ms(c, 5000);
+    so__coll_sig sig = rank == 0
+        ? (so__coll_sig){.kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1, .count = 10}
+        : (so__coll_sig){.kind = SO__KIND_BCAST, .dtype = SO_F32, .root = 0, .count = 10};
+    float out[10] = {0}, in[10];
+    CHECK_OK(so__coll_begin(c, &sig));
+    int rc = so__coll_end(c, so__sendrecv(c, 1 - rank, out, sizeof out, 1 - rank, in, sizeof in));
+    const char *e = so_comm_last_error(c);
+    printf("[rank %d] %s: %s\n", rank, so_err_name(rc), e);
+    CHECK_EQ_INT(rc, SO_EDESYNC);
+    CHECK(strstr(e, "desync at seq 1") != NULL);
+    if (rank == 0) {
+        CHECK(strstr(e, "this rank called allreduce(count=10, f32, sum) but rank 1 sent "
+                        "bcast(count=10, f32, root=0)") != NULL);
+    } else {
+        CHECK(strstr(e, "this rank called bcast(count=10, f32, root=0) but rank 0 sent "
+                        "allreduce(count=10, f32, sum)") != NULL);
+    }
+    return 0;
+}
+static int t_desync(void) { return so_test_ranks(2, "tcp", desync_fn, NULL, 30000); }
+
+static int poisoned_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    so_comm_set_timeout_ms(c, 500);
+    int v = 0;
+    if (rank == 0) {
+        CHECK_EQ_INT(so_recv(c, &v, sizeof v, 1, 7), SO_ETIMEDOUT);
+        CHECK(so_comm_poisoned(c));
+        char first[512];
+        snprintf(first, sizeof first, "%s", so_comm_last_error(c));
+        /* Every later call fails at once, with the first error appended. */
+        so_comm_set_timeout_ms(c, 20000);
+        double t0 = so_now_s();
+        CHECK_EQ_INT(so_send(c, &v, sizeof v, 1, 0), SO_EABORTED);
+        CHECK(strstr(so_last_error(), first) != NULL);
+        CHECK_EQ_INT(so_recv(c, &v, sizeof v, 0, 0), SO_EABORTED);
+        so_request *r = NULL;
+        CHECK_EQ_INT(so_irecv(c, &v, sizeof v, 1, 0, &r), SO_EABORTED);
+        CHECK(r == NULL);
+        so__coll_sig sig = {.kind = SO__KIND_BARRIER, .root = -1};
+        CHECK_EQ_INT(so__coll_begin(c, &sig), SO_EABORTED);
+        CHECK(so_now_s() - t0 < 1.0);
+        CHECK_STR_EQ(so_comm_last_error(c), first); /* the group keeps the original detail */
+    } else {
+        so_sleep_ns(1500000000LL);
+    }
+    return 0;
+}
+static int t_poisoned_fast(void) { return so_test_ranks(2, "tcp", poisoned_fn, NULL, 30000); }
+
+typedef struct watchdog {
+    so_comm *c;
+    int64_t after_ns;
+} watchdog;
+static void *watchdog_main(void *p) {
+    watchdog *w = p;
+    so_sleep_ns(w->after_ns);
+    so_comm_abort(w->c);
+    return NULL;
+}
+
+typedef struct regroup {
+    char dir[64];
+} regroup;
+
+static int abort_fn(so_comm *c, int rank, void *arg) {
+    regroup *rg = arg;
+    if (rank == 2) {
+        so_sleep_ns(3000000000LL); /* hangs: never takes part */
+        return 0;
+    }
+    /* so_test_ranks' default timeout is long; the watchdog must be what unblocks us. */
+    so_comm_set_timeout_ms(c, 30000);
+    watchdog w = {c, 300000000LL};
+    pthread_t th;
+    pthread_create(&th, NULL, watchdog_main, &w);
+    int v;
+    double t0 = so_now_s();
+    int rc = so_recv(c, &v, sizeof v, 2, 0);
+    double dt = so_now_s() - t0;
+    pthread_join(th, NULL);
+    printf("[rank %d] %s after %.3f s: %s\n", rank, so_err_name(rc), dt, so_comm_last_error(c));
+    CHECK_EQ_INT(rc, SO_EABORTED);
+    CHECK(dt < 10.0);
+    CHECK(strstr(so_comm_last_error(c), "abort") != NULL);
+    /* Rebuild over the survivors through the same directory, under a new name. */
+    so_store *st;
+    CHECK_OK(so_store_create_file(rg->dir, &st));
+    so_comm_config cfg;
+    so_comm_config_default(&cfg);
+    cfg.rank = rank;
+    cfg.size = 2;
+    cfg.transport = "tcp";
+    cfg.store = st;
+    cfg.name = "survivors";
+    cfg.timeout_ms = 10000;
+    so_comm *c2;
+    CHECK_OK(so_comm_create(&cfg, &c2));
+    int64_t out[1000], in[1000];
+    for (int i = 0; i < 1000; i++) {
+        out[i] = rank * 100000 + i;
+    }
+    CHECK_OK(so_sendrecv(c2, out, sizeof out, 1 - rank, in, sizeof in, 1 - rank, 0));
+    for (int i = 0; i < 1000; i++) {
+        CHECK_EQ_INT(in[i], (1 - rank) * 100000 + i);
+    }
+    so_comm_destroy(c2);
+    so_store_destroy(st);
+    return 0;
+}
+static int t_abort_then_regroup(void) {
+    /* The regrouped ranks need the store directory; so_test_ranks makes its own, so this case
+     * passes a second one for the new group. */
+    regroup rg;
+    snprintf(rg.dir, sizeof rg.dir, "/tmp/so-regroup-XXXXXX");
+    CHECK(mkdtemp(rg.dir) != NULL);
+    int rc = so_test_ranks(3, "tcp", abort_fn, &rg, 60000);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", rg.dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", rg.dir);
+    }
+    return rc;
+}
+
+/* torchrun's contract: the parent serves the store, children get RANK etc. */
+static int env_child(int rank, int k, int port) {
+    char b[32];
+    snprintf(b, sizeof b, "%d", rank);
+    setenv("RANK", b, 1);
+    setenv("LOCAL_RANK", b, 1);
+    snprintf(b, sizeof b, "%d", k);
+    setenv("WORLD_SIZE", b, 1);
+    setenv("LOCAL_WORLD_SIZE", b, 1);
+    setenv("MASTER_ADDR", "127.0.0.1", 1);
+    snprintf(b, sizeof b, "%d", port);
+    setenv("MASTER_PORT", b, 1);
+    setenv("TORCHELASTIC_RESTART_COUNT", "1", 1);
+    unsetenv("SO_RANK");
+    so_comm *c;
+    CHECK_OK(so_comm_init_from_env(&c));
+    CHECK_EQ_INT(so_comm_rank(c), rank);
+    CHECK_EQ_INT(so_comm_size(c), k);
+    CHECK_EQ_INT(so_comm_local_size(c), k);
+    CHECK_EQ_INT(so_comm_local_rank(c), rank);
+    CHECK_EQ_INT(so_comm_nhosts(c), 1);
+    int v = rank, w = -1;
+    CHECK_OK(so_sendrecv(c, &v, 4, (rank + 1) % k, &w, 4, (rank + k - 1) % k, 0));
+    CHECK_EQ_INT(w, (rank + k - 1) % k);
+    so_comm *sub;
+    CHECK_OK(so_comm_split(c, 0, -rank, &sub));
+    CHECK_EQ_INT(so_comm_rank(sub), k - 1 - rank);
+    so_comm_destroy(sub);
+    so_comm_destroy(c);
+    return 0;
+}
+
+static int t_init_from_env_torchrun(void) {
+    so_store_server *srv;
+    CHECK_OK(so_store_server_start("127.0.0.1", 0, &srv));
+    int port = so_store_server_port(srv), k = 3, failed = 0;
+    pid_t pids[3];
+    fflush(stdout);
+    for (int r = 0; r < k; r++) {
+        pids[r] = fork();
+        if (pids[r] == 0) {
+            alarm(60);
+            int rc = env_child(r, k, port);
+            fflush(stdout);
+            _exit(rc);
+        }
+    }
+    for (int r = 0; r < k; r++) {
+        int st;
+        waitpid(pids[r], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "rank %d failed (status 0x%x)\n", r, st);
+            failed = 1;
+        }
+    }
+    so_store_server_stop(srv);
+    return failed;
+}
+
+SO_TEST_MAIN({"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
+             {"desync", t_desync}, {"poisoned_fast", t_poisoned_fast},
+             {"abort_then_regroup", t_abort_then_regroup},
+             {"init_from_env_torchrun", t_init_from_env_torchrun})
