@@ -38,6 +38,8 @@ static void run_usage(FILE *f) {
             "  --timeout S              stop the job after S seconds (exit 124)            [none]\n"
             "  --grace S                SIGTERM, then SIGKILL after S seconds              [3]\n"
             "  --run-id ID, --rdzv-id ID  TORCHELASTIC_RUN_ID                              [so-<pid>-..]\n"
+            "  --restart-early          restart even when ranks failed before the process group\n"
+            "                           formed (by default a start-up failure is not restarted)\n"
             "  --no-python              run a .py program directly instead of under python3\n"
             "  --quiet                  no launcher messages about restarts\n"
             "\n"
@@ -51,7 +53,7 @@ static const char *const run_flags[] = {
     "-n", "--nproc", "--nproc-per-node", "--nnodes", "--node-rank", "--master", "--master-addr",
     "--master-port", "--rdzv-endpoint", "--rdzv-backend", "--rdzv-id", "--standalone",
     "--max-restarts", "--transport", "--tag-output", "--no-prefix", "--timeout", "--grace",
-    "--run-id", "--no-python", "--quiet", "--help"};
+    "--run-id", "--restart-early", "--no-python", "--quiet", "--help"};
 
 /* Levenshtein distance of two short strings (for "did you mean"). */
 static int distance(const char *a, const char *b) {
@@ -260,6 +262,8 @@ static int cmd_run(int argc, char **argv) {
             if (parse_seconds(name, val, &cfg.grace_s) < 0) {
                 return 2;
             }
+        } else if (!strcmp(name, "--restart-early")) {
+            cfg.restart_early = 1;
         } else if (!strcmp(name, "--no-python")) {
             no_python = 1;
         } else if (!strcmp(name, "--quiet")) {

@@ -55,6 +55,9 @@ typedef struct so_launch_config {
     const char *run_id;      /* TORCHELASTIC_RUN_ID; NULL = "so-<pid>" */
     const char *role;        /* ROLE_NAME (default "default", as torchrun) */
     int quiet;               /* nonzero: no launcher messages about restarts and timeouts */
+    int restart_early;       /* restart even a job whose process group never formed (a program
+                                using scaleout's group whose ranks failed while joining it);
+                                by default such a start-up failure is not restarted */
 } so_launch_config;
 
 enum { SO_LAUNCH_TAIL_LINES = 20 };
@@ -68,6 +71,7 @@ typedef struct so_launch_result {
     int restarts;      /* restarts performed */
     int timed_out;     /* nonzero if the timeout ended the job */
     int interrupted;   /* the signal (SIGINT/SIGTERM/SIGHUP) that stopped the launcher, or 0 */
+    int early;         /* the failure came before the process group formed (not restarted) */
     double elapsed_s;  /* wall time of the whole run */
     char tail[SO_LAUNCH_TAIL_LINES * 160]; /* last stderr lines of the failing rank */
     char error_file[1024]; /* start of the rank's TORCHELASTIC_ERROR_FILE, if it wrote one */

@@ -10,7 +10,9 @@
  * others get SIGTERM, then SIGKILL after the grace period (fate sharing); SIGINT/SIGTERM/SIGHUP
  * to the launcher are forwarded the same way; the timeout stops the job the same way. After a
  * failure the whole local group is started again, up to max_restarts times, with
- * TORCHELASTIC_RESTART_COUNT counting up.
+ * TORCHELASTIC_RESTART_COUNT counting up — unless the program uses scaleout's process group
+ * and some of its ranks never joined it (asked of the store): a start-up failure repeats, so
+ * restarting would only bury it (pytorch#60910); restart_early overrides this.
  * Cost: per worker one fork+exec and two pipes; per output line one read share and one write.
  * Start-up has no sleeps: the store listens before the first fork.
  * Limits: restarts are per node (torchelastic's caveat too); on several nodes, every node's
@@ -67,6 +69,7 @@ typedef struct job {
     int64_t end_at_ns;   /* the job's timeout, or INT64_MAX */
     int failed_local;    /* local index of the first failure of this attempt, or -1 */
     int failed_status;   /* its wait status */
+    int joined;          /* ranks that reached the group's rendezvous in a failed attempt, or -1 */
     so_launch_result *res;
 } job;
 
@@ -417,6 +420,26 @@ static int check_config(const so_launch_config *c) {
     return SO_OK;
 }
 
+/* How many ranks of this attempt reached the process group's rendezvous: the library
+ * (src/comm/comm.c, exchange_info) sets "world/r<restart>/info/<rank>" in the store as each rank
+ * joins. Asked of our own store after a failure, before it stops. -1 if the store cannot be
+ * asked. */
+static int ranks_joined(job *j, int restart) {
+    so_store *st;
+    if (so_store_create_tcp("127.0.0.1", j->master_port, 1000, &st) < 0) {
+        return -1;
+    }
+    int joined = 0, world = j->cfg->nnodes * j->cfg->nproc;
+    for (int r = 0; r < world; r++) {
+        char key[96], val[512];
+        size_t len;
+        snprintf(key, sizeof key, "world/r%d/info/%d", restart, r);
+        joined += so_store_get(st, key, val, sizeof val, &len, 0) == SO_OK;
+    }
+    so_store_destroy(st);
+    return joined;
+}
+
 /* One attempt: store, workers, supervision. Returns SO_OK when the workers ran. */
 static int run_attempt(job *j, int restart) {
     const so_launch_config *c = j->cfg;
@@ -433,6 +456,11 @@ static int run_attempt(job *j, int restart) {
     int rc = start_workers(j, restart);
     if (rc == SO_OK) {
         supervise(j);
+    }
+    j->joined = -1;
+    if (rc == SO_OK && srv && j->failed_local >= 0 && c->nnodes == 1 && !c->restart_early &&
+        restart < c->max_restarts) {
+        j->joined = ranks_joined(j, restart);
     }
     free_workers(j);
     so_store_server_stop(srv);
@@ -493,6 +521,18 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
         res->error_file[0] = '\0';
         read_error_file(&j, restart, res->failed_rank);
         if (restart >= cfg->max_restarts) {
+            break;
+        }
+        if (j.joined > 0 && j.joined < cfg->nproc) {
+            /* The program uses the process group, but the group never formed: a failure at
+             * start-up (bad arguments, a missing file) repeats, so restarting only hides it. */
+            res->early = 1;
+            if (!cfg->quiet) {
+                fprintf(stderr, "scaleout run: rank %d failed before the process group formed "
+                                "(%d of %d ranks joined); not restarting, since a start-up "
+                                "failure repeats (--restart-early restarts anyway)\n",
+                        res->failed_rank, j.joined, cfg->nproc);
+            }
             break;
         }
         res->restarts = restart + 1;
@@ -556,6 +596,9 @@ void so_launch_report(const so_launch_result *res, FILE *f) {
     }
     if (res->restarts) {
         fprintf(f, " after %d restart%s", res->restarts, res->restarts == 1 ? "" : "s");
+    }
+    if (res->early) {
+        fprintf(f, " before the process group formed");
     }
     fprintf(f, "; the other workers were stopped\n");
     if (res->tail[0]) {

@@ -9,6 +9,9 @@
  *   restart N               print the restart count; rank 1 exits 1 while the count is below N
  *   always DIR              append a line to DIR/launches.RANK, print "attempt" to stderr, exit 1
  *   sleep DIR               record its pid in DIR and sleep
+ *   early R                 print the restart count; rank R waits until rank 0 joined the
+ *                           process group's rendezvous, then exits 1; the others try to form
+ *                           the group (and wait for rank R until the launcher stops them)
  *   store                   connect to the launcher's store at MASTER_ADDR:MASTER_PORT, set a
  *                           key, read every rank's key, print "store ok"
  */
@@ -124,6 +127,27 @@ int main(int argc, char **argv) {
         write_pid(argv[2]);
         sleep(60);
         return 0;
+    }
+    if (!strcmp(mode, "early") && argc >= 3) {
+        int count = env_int("TORCHELASTIC_RESTART_COUNT");
+        printf("early attempt %d\n", count);
+        fflush(stdout);
+        if (rank != atoi(argv[2])) {
+            so_comm *c;
+            return so_comm_init_from_env(&c) < 0 ? 2 : 0;
+        }
+        so_store *st;
+        if (so_store_create_tcp(getenv("MASTER_ADDR"), env_int("MASTER_PORT"), 10000, &st) < 0) {
+            return 2;
+        }
+        char key[64], val[512];
+        size_t len;
+        snprintf(key, sizeof key, "world/r%d/info/0", count); /* the library's rendezvous key */
+        int rc = so_store_get(st, key, val, sizeof val, &len, 10000);
+        so_store_destroy(st);
+        fprintf(stderr, "rank %d fails at start-up (rank 0 %s)\n", rank,
+                rc == 0 ? "joined" : "never joined");
+        return 1;
     }
     if (!strcmp(mode, "store")) {
         so_store *st;

@@ -393,6 +393,22 @@ static int t_restart_exhausted(void) {
     return 0;
 }
 
+/* A start-up failure (a rank fails while the group forms) is not restarted unless asked. */
+static int t_early(void) {
+    RUN("run", "-n", "3", "--max-restarts", "2", "--", W, "early", "1");
+    CHECK_EQ_INT(exit_code(), 1);
+    HAS(P.err, "rank 1 fails at start-up (rank 0 joined)");
+    HAS(P.err, "rank 1 exited with code 1 before the process group formed");
+    HAS(P.err, "not restarting");
+    HASNT(P.out, "early attempt 1");
+    RUN("run", "-n", "3", "--max-restarts", "2", "--restart-early", "--", W, "early", "1");
+    CHECK_EQ_INT(exit_code(), 1);
+    HAS(P.out, "[rank 1] early attempt 1\n");
+    HAS(P.out, "[rank 1] early attempt 2\n");
+    HAS(P.err, "rank 1 exited with code 1 after 2 restarts");
+    return 0;
+}
+
 static int signal_case(int sig) {
     char *dir = tempdir();
     CHECK(dir);
@@ -481,5 +497,5 @@ static int t_info(void) {
 
 SO_TEST_MAIN({"env", t_env}, {"store", t_store}, {"two_nodes", t_two_nodes}, {"prefix", t_prefix},
              {"fate", t_fate}, {"sigkill", t_sigkill}, {"restart", t_restart},
-             {"restart_exhausted", t_restart_exhausted}, {"signals", t_signals},
+             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"signals", t_signals},
              {"timeout", t_timeout}, {"bad_flags", t_bad_flags}, {"info", t_info})
