@@ -91,6 +91,12 @@ int so_coll_calibrate(so_comm *c, so_alpha_beta *out);
 double so_coll_predict_allreduce(so_algo a, int k, size_t bytes, const so_alpha_beta *ab);
 /* What the selector would pick for an all-reduce of `bytes` on this group. */
 so_algo so_coll_select_allreduce(so_comm *c, size_t bytes);
+/* Sets the group's model by hand (what calibration would store). Local: call it on every rank
+ * with the same numbers, or ranks may pick different algorithms (caught as SO_EDESYNC). */
+int so_coll_set_alpha_beta(so_comm *c, const so_alpha_beta *ab);
+/* The model the selector uses: returns 0 if calibrated or set on the group, 1 if it came from
+ * SO_ALPHA_BETA ("alpha_us,GBps"), 2 if it is the default for the group's transport. */
+int so_coll_get_alpha_beta(so_comm *c, so_alpha_beta *out);
 
 #ifdef __cplusplus
 }

@@ -18,9 +18,15 @@ static const so_param_info params[] = {
     {"SO_TCP_BIND_ADDR", "", "Address the tcp transport listens on (default: all interfaces)."},
     {"SO_TCP_ADVERTISE_ADDR", "", "Address other ranks use to reach this one (default: MASTER_ADDR's route, or 127.0.0.1)."},
     {"SO_TCP_SOCKBUF", "4194304", "Socket send and receive buffer size for the tcp transport, in bytes."},
+    {"SO_COLL_CHUNK_BYTES", "1M", "Chunk size of pipelined collectives (ring all-reduce blocks, chain broadcast)."},
     {"SO_ALPHA_BETA", "", "Calibrated alpha-beta model for the selector as 'alpha_us,GBps' (default: measure once per group)."},
     {"SO_PROGRESS", "auto", "Progress lines on stderr: auto (only on a terminal), 1 (always) or 0 (never)."},
+    {"SO_ML_THREADS", "0", "Threads of the ml pool that runs model kernels and GEMMs (0 = online CPUs; use 1 per rank when ranks share a host)."},
+    {"SO_ML_SPIN_NS", "50000", "How long an idle ml pool thread spins before sleeping, in nanoseconds."},
+    {"SO_ML_PROFILE", "0", "1 = time each kernel class of the GPT forward/backward (so_gpt_profile)."},
     {"SO_PROGRESS_MS", "500", "Minimum time between two progress lines, in milliseconds."},
+    {"SO_SKLEARN_DATA_DIR", "/usr/lib/python3/dist-packages/sklearn/datasets/data", "Directory of scikit-learn's bundled CSV datasets (digits, iris, ...), from the Debian package python3-sklearn."},
+    {"SO_FORTUNES_DIR", "/usr/share/games/fortunes", "Directory of the fortune text files (Debian package fortunes) used as the language-model corpus."},
 };
 
 static const so_param_info *find(const char *env) {
