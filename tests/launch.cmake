@@ -14,3 +14,13 @@ so_add_test(NAME launch SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_launch.
 target_compile_definitions(test_launch PRIVATE SO_SCALEOUT_EXE="$<TARGET_FILE:scaleout>"
                            SO_LAUNCH_WORKER_EXE="$<TARGET_FILE:launch_worker>")
 add_dependencies(test_launch scaleout launch_worker)
+
+# so_cli_launch_self: this test plays the scaleout binary and launches itself as 3 ranks.
+add_executable(test_launch_self ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_launch_self.c
+               ${PROJECT_SOURCE_DIR}/cli/launch_self.c ${PROJECT_SOURCE_DIR}/tests/so_test.c)
+target_include_directories(test_launch_self PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/cli)
+target_link_libraries(test_launch_self PRIVATE so_launch so_comm so_core)
+foreach(c hello fail is_worker)
+  add_test(NAME launch_self.${c} COMMAND test_launch_self ${c})
+  set_tests_properties(launch_self.${c} PROPERTIES TIMEOUT 60 LABELS multiproc SKIP_RETURN_CODE 77)
+endforeach()
