@@ -4,3 +4,7 @@ so_add_test(NAME optim SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_optim.c LIBS 
 so_add_test(NAME ckpt SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_ckpt.c LIBS so_ml
             CASES crc32 roundtrip errors corrupt fuzz atomic kill_during_save resume st_roundtrip
                   st_reject st_fuzz)
+so_add_test(NAME data SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_data.c LIBS so_data
+            CASES load malformed split_scale batcher corpus lm_batch entropy)
+so_add_test(NAME tokenizer SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_tokenizer.c LIBS so_data
+            CASES byte bpe_known bpe_fortunes save_load)
