@@ -104,9 +104,7 @@ int so_test_ranks_ex(int n, const char *transport, so_test_rank_fn fn, void *arg
                 _exit(1);
             }
             int rc = child(r, n, dir, transport, fn, arg);
-            fflush(stdout);
-            fflush(stderr);
-            _exit(rc);
+            exit(rc); /* exit, not _exit: sanitizers report and set the code at exit */
         }
         setpgid(p, pgid);
         if (!pgid) {

@@ -84,7 +84,7 @@ int so_comm_init_from_env(so_comm **out) {
     int timeout_ms = (int)so_param_int("SO_TIMEOUT_MS");
     so_store *store = NULL;
     so_store_server *server = NULL;
-    char dir[300] = "";
+    char dir[256] = "";
     int rc = SO_OK;
     const char *maddr = getenv("MASTER_ADDR");
     int mport = 0;
@@ -100,7 +100,7 @@ int so_comm_init_from_env(so_comm **out) {
                               "(%s)", maddr, mport, so_last_error());
         }
     } else {
-        char id[200];
+        char id[160];
         if (!job_id(id, sizeof id)) {
             return so__fail(SO_EINVAL,
                             "so_comm_init_from_env: rank %d of %d (from %s) but neither "

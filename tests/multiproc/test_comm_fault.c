@@ -273,7 +273,102 @@ static int t_init_from_env_torchrun(void) {
     return failed;
 }
 
-SO_TEST_MAIN({"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
+/* A rank that dies before joining: creation fails at the deadline and names it. */
+static int t_dies_during_create(void) {
+    char dir[] = "/tmp/so-create-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        alarm(30);
+        so_store *st;
+        so_comm *c = NULL;
+        so_comm_config cfg;
+        so_comm_config_default(&cfg);
+        cfg.rank = 0;
+        cfg.size = 3;
+        cfg.transport = "tcp";
+        cfg.timeout_ms = 1000;
+        int ok = so_store_create_file(dir, &st) == SO_OK;
+        cfg.store = st;
+        int rc = ok ? so_comm_create(&cfg, &c) : SO_EINVAL;
+        printf("[rank 0] %s: %s\n", so_err_name(rc), so_last_error());
+        ok = ok && rc == SO_ETIMEDOUT && c == NULL && strstr(so_last_error(), "rank 1 never joined");
+        exit(ok ? 0 : 1);
+    }
+    if (fork() == 0) {
+        _exit(0); /* rank 1: dies at once */
+    }
+    int st, failed = 0;
+    waitpid(p, &st, 0);
+    failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    while (wait(NULL) > 0) {
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return failed;
+}
+
+/* Open MPI's variables and a job id: the ranks meet in a file store under /dev/shm, which
+ * rank 0 removes at destroy; with nothing set, a group of one. */
+static int t_init_from_env_mpi(void) {
+    char job[64];
+    snprintf(job, sizeof job, "test-%d", (int)getpid());
+    fflush(stdout);
+    pid_t pids[2];
+    for (int r = 0; r < 2; r++) {
+        pids[r] = fork();
+        if (pids[r] == 0) {
+            alarm(60);
+            char b[16];
+            snprintf(b, sizeof b, "%d", r);
+            setenv("OMPI_COMM_WORLD_RANK", b, 1);
+            setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+            setenv("SO_JOB_ID", job, 1);
+            unsetenv("MASTER_ADDR");
+            unsetenv("RANK");
+            unsetenv("SO_RANK");
+            so_comm *c;
+            int rc = so_comm_init_from_env(&c);
+            if (rc < 0) {
+                fprintf(stderr, "rank %d: %s\n", r, so_last_error());
+                exit(1);
+            }
+            int v = r, w = -1;
+            rc = so_sendrecv(c, &v, 4, 1 - r, &w, 4, 1 - r, 0);
+            so_comm_destroy(c);
+            exit(rc == SO_OK && w == 1 - r ? 0 : 1);
+        }
+    }
+    int failed = 0;
+    for (int r = 0; r < 2; r++) {
+        int st;
+        waitpid(pids[r], &st, 0);
+        failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    char dir[128];
+    snprintf(dir, sizeof dir, "/dev/shm/scaleout-%s", job);
+    CHECK(access(dir, F_OK) != 0); /* rank 0 cleaned up */
+    /* Nothing set: a group of one that can talk to itself. */
+    const char *vars[] = {"SO_RANK", "RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (int i = 0; i < 5; i++) {
+        unsetenv(vars[i]);
+    }
+    so_comm *c;
+    CHECK_OK(so_comm_init_from_env(&c));
+    CHECK_EQ_INT(so_comm_size(c), 1);
+    int v = 42, w = 0;
+    CHECK_OK(so_sendrecv(c, &v, 4, 0, &w, 4, 0, 0));
+    CHECK_EQ_INT(w, 42);
+    so_comm_destroy(c);
+    return failed;
+}
+
+SO_TEST_MAIN({"dies_during_create", t_dies_during_create}, {"init_from_env_mpi", t_init_from_env_mpi},
+             {"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
              {"desync", t_desync}, {"poisoned_fast", t_poisoned_fast},
              {"abort_then_regroup", t_abort_then_regroup},
              {"init_from_env_torchrun", t_init_from_env_torchrun})

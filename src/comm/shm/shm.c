@@ -14,9 +14,10 @@
  *
  * Waiting. When no posted transfer can move, progress spins with a cpu relax for SO_SHM_SPIN_NS
  * (or, when more local ranks than CPUs share the host, yields a few times instead), then raises
- * its doorbell's `sleeping` flag and sleeps on the doorbell futex. Publishers check the flag after
- * a seq_cst fence (Dekker: the sleeper raises the flag, fences, then looks once more), so the
- * common path makes no system call and no wake-up is lost. A sleeper wakes at least every 50 ms to
+ * its doorbell's `sleeping` flag and sleeps on the doorbell futex. Publishers read the flag after
+ * their counter store, both seq_cst (Dekker: the sleeper raises the flag, then looks at the
+ * counters once more, also seq_cst), so the common path makes no system call and no wake-up is
+ * lost. A sleeper wakes at least every 50 ms to
  * check the pids of the peers it waits on (a pidfd sees a zombie too): a dead peer completes that
  * peer's transfers with SO_EPEER once the data it left in the ring is consumed.
  *
@@ -32,7 +33,7 @@
 #include "shm_internal.h"
 
 #define LIVE_CHECK_NS 50000000LL /* how often a sleeper checks its peers' pids */
-#define CHUNK_MAX (256u << 10)   /* largest piece published at once */
+#define CHUNK_MAX (128u << 10)   /* largest piece published at once (a ring holds >= 8) */
 
 typedef struct shm_peer {
     int rank;
@@ -86,10 +87,12 @@ static inline uint64_t rec_round(uint64_t x) {
     return (x + SO__SHM_REC - 1) & ~(uint64_t)(SO__SHM_REC - 1);
 }
 
-/* Wakes the owner of bell if it announced that it sleeps. Called after a release store. */
-static inline void ring_bell(so__shm_bell *b) {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&b->sleeping, memory_order_relaxed)) {
+/* Publishes a counter and wakes the owner of bell if it announced that it sleeps. The store and
+ * the load are seq_cst, as are the sleeper's flag store and its last look at the counters
+ * (can_advance), so either the sleeper sees the new counter or the publisher sees the flag. */
+static inline void publish(_Atomic uint64_t *counter, uint64_t v, so__shm_bell *b) {
+    atomic_store_explicit(counter, v, memory_order_seq_cst);
+    if (atomic_load_explicit(&b->sleeping, memory_order_seq_cst)) {
         atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
         so__shm_futex_wake(&b->seq);
     }
@@ -149,8 +152,7 @@ static int send_step(so__shm *t, shm_peer *p, so__xfer *x) {
         finish(x, SO_OK);
     }
     if (moved) {
-        atomic_store_explicit(&p->sctl->head, p->shead, memory_order_release);
-        ring_bell(p->bell);
+        publish(&p->sctl->head, p->shead, p->bell);
     }
     return moved;
 }
@@ -212,8 +214,7 @@ static int recv_step(so__shm *t, shm_peer *p, so__xfer *x) {
         finish(x, SO_OK);
     }
     if (moved) {
-        atomic_store_explicit(&p->rctl->tail, p->rtail, memory_order_release);
-        ring_bell(p->bell);
+        publish(&p->rctl->tail, p->rtail, p->bell);
     }
     return moved;
 }
@@ -343,6 +344,22 @@ static int all_complete(so__xfer *const *wait, int n) {
     return 1;
 }
 
+/* Whether a counter a blocked transfer waits on moved since advance_all last read it (seq_cst
+ * loads: the second half of the handshake in publish). A transfer that could move without a new
+ * counter value would have moved in advance_all, so a change is the only reason to look again. */
+static int can_advance(so__shm *t) {
+    for (int i = 0; i < t->npeers; i++) {
+        shm_peer *p = &t->peers[i];
+        if (p->sq && atomic_load_explicit(&p->sctl->tail, memory_order_seq_cst) != p->stail) {
+            return 1;
+        }
+        if (p->rq && atomic_load_explicit(&p->rctl->head, memory_order_seq_cst) != p->rhead) {
+            return 1;
+        }
+    }
+    return atomic_load_explicit(&t->interrupted, memory_order_seq_cst) != 0;
+}
+
 /* Sleeps until a peer rings, the next liveness check is due, or the deadline. */
 static void block(so__shm *t, int64_t now, int64_t deadline_ns) {
     if (!t->bell) { /* no peers: nothing can arrive */
@@ -350,10 +367,8 @@ static void block(so__shm *t, int64_t now, int64_t deadline_ns) {
         return;
     }
     uint32_t seq = atomic_load_explicit(&t->bell->seq, memory_order_acquire);
-    atomic_store_explicit(&t->bell->sleeping, 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    /* Look once more after raising the flag: a publish before it was not seen by the check. */
-    if (!advance_all(t) && !atomic_load_explicit(&t->interrupted, memory_order_acquire)) {
+    atomic_store_explicit(&t->bell->sleeping, 1, memory_order_seq_cst);
+    if (!can_advance(t)) {
         int64_t wait = t->last_live_check + LIVE_CHECK_NS - now;
         if (deadline_ns - now < wait) {
             wait = deadline_ns - now;
@@ -378,7 +393,7 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             }
             return SO_OK;
         }
-        if (atomic_load_explicit(&t->interrupted, memory_order_acquire)) {
+        if (atomic_exchange_explicit(&t->interrupted, 0, memory_order_acq_rel)) {
             return so__fail(SO_EINTR, "shm transport: interrupted");
         }
         if (moved) {
@@ -499,7 +514,7 @@ int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
     t->nlocal = nlocal;
     t->cap = ring_bytes_knob();
     t->mask = t->cap - 1;
-    t->chunk = (size_t)(t->cap / 4 < CHUNK_MAX ? t->cap / 4 : CHUNK_MAX);
+    t->chunk = (size_t)(t->cap / 8 < CHUNK_MAX ? t->cap / 8 : CHUNK_MAX);
     t->last_live_check = so_now_ns();
     int oversub = nlocal > online_cpus();
     t->spin_ns = oversub ? 0 : so_param_int("SO_SHM_SPIN_NS");

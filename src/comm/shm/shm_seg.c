@@ -243,7 +243,7 @@ static int create_leader(const so__transport_init *in, const int *members, int n
                       l.total, n, strerror(e));
         goto fail;
     }
-    base = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    base = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
         rc = so__fail(SO_ESYS, "shm transport: mmap of %zu bytes failed: %s", l.total,
                       strerror(errno));
@@ -309,7 +309,7 @@ static int attach_member(const so__transport_init *in, const int *members, int n
                         "ranks use the same SO_SHM_RING_BYTES?)",
                         name, (long long)st.st_size, l.total);
     }
-    void *base = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *base = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     close(fd);
     if (base == MAP_FAILED) {
         return so__fail(SO_ESYS, "shm transport: mmap of %s failed: %s", name, strerror(errno));
