@@ -24,3 +24,13 @@ foreach(c hello fail is_worker)
   add_test(NAME launch_self.${c} COMMAND test_launch_self ${c})
   set_tests_properties(launch_self.${c} PROPERTIES TIMEOUT 60 LABELS multiproc SKIP_RETURN_CODE 77)
 endforeach()
+
+# scaleout tour with fake demos: this test plays the scaleout binary and its demos.
+add_executable(test_tour ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_tour.c
+               ${PROJECT_SOURCE_DIR}/cli/cmd_tour.c ${PROJECT_SOURCE_DIR}/tests/so_test.c)
+target_include_directories(test_tour PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/cli)
+target_link_libraries(test_tour PRIVATE so_core)
+foreach(c all only_full)
+  add_test(NAME tour.${c} COMMAND test_tour ${c})
+  set_tests_properties(tour.${c} PROPERTIES TIMEOUT 60 LABELS multiproc SKIP_RETURN_CODE 77)
+endforeach()
