@@ -31,10 +31,14 @@ static int cmd_info(int argc, char **argv) {
     if (!knobs_only) {
         cpu_set_t set;
         int usable = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
+        /* CMake's option() turns an unset SO_SANITIZE into "OFF". */
+        const char *san = SO_SANITIZE;
+        if (!san[0] || !strcmp(san, "OFF") || !strcmp(san, "0") || !strcmp(san, "FALSE")) {
+            san = "none";
+        }
         printf("scaleout %s\n", SO_VERSION);
-        printf("  build         %s%s%s\n", SO_BUILD_TYPE, SO_SANITIZE[0] ? ", sanitizer " : "",
-               SO_SANITIZE);
-        printf("  sanitizer     %s\n", SO_SANITIZE[0] ? SO_SANITIZE : "none");
+        printf("  build         %s\n", SO_BUILD_TYPE);
+        printf("  sanitizer     %s\n", san);
         printf("  transports    self shm tcp; mpi: not built\n");
         printf("  OpenBLAS      %s\n", SO_HAVE_OPENBLAS ? "yes (GEMM fast path)" : "no (plain kernels)");
         printf("  Open MPI      %s\n", SO_HAVE_MPI ? "found (peer benchmarks)" : "not found");
@@ -51,13 +55,22 @@ static int cmd_info(int argc, char **argv) {
         size_t l = strlen(p[i].env);
         w = l > w ? l : w;
     }
-    printf("knobs (environment; value = what this process sees):\n");
-    printf("  %-*s  %-12s  %-12s  %s\n", (int)w, "name", "value", "default", "meaning");
+    printf("knobs (environment variables; * = set in this environment):\n");
     for (size_t i = 0; i < n; i++) {
         const char *v = getenv(p[i].env);
-        const char *shown = v && *v ? v : (p[i].dflt[0] ? p[i].dflt : "\"\"");
-        printf("  %-*s  %-12s  %-12s  %s\n", (int)w, p[i].env, shown,
-               p[i].dflt[0] ? p[i].dflt : "\"\"", p[i].help);
+        int set = v && *v;
+        const char *shown = set ? v : (p[i].dflt[0] ? p[i].dflt : "\"\"");
+        int lead = printf("  %c %-*s = %s", set ? '*' : ' ', (int)w, p[i].env, shown);
+        if (set) {
+            lead += printf(" (default %s)", p[i].dflt[0] ? p[i].dflt : "\"\"");
+        }
+        int col = (int)w + 20;
+        if (lead > col) {
+            printf("\n%*s", col, "");
+        } else {
+            printf("%*s", col - lead, "");
+        }
+        printf("  %s\n", p[i].help);
     }
     return 0;
 }
