@@ -8,4 +8,5 @@
 #include "scaleout/core.h"
 #include "scaleout/comm.h"
 #include "scaleout/coll.h"
+#include "scaleout/model.h"
 #endif
