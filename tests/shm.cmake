@@ -1,7 +1,10 @@
-# The shared-memory transport (src/comm/shm/), driven directly by forked ranks.
+# The shared-memory transport (src/comm/shm/), driven directly by forked ranks. Its sources are
+# compiled into the test too, so the test exercises them even if an archive member with a weak
+# fallback definition of so__transport_shm_open would be picked first by the linker.
+file(GLOB so_shm_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/comm/shm/*.c)
 so_add_test(NAME shm
             SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm.c
-                    ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c
+                    ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c ${so_shm_srcs}
             LIBS so_comm
             CASES sizes sizes_small_ring fifo bidir pairs3 pairs4 pairs8 reduce2 reduce3 reduce4
                   desync killed_sender killed_receiver timeout interrupt
@@ -11,7 +14,7 @@ so_add_test(NAME shm
 # Throwaway measurements (not a test): `build/tests/shm_bench` prints latency and bandwidth.
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c)
   add_executable(shm_bench ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c
-                           ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c)
+                           ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c ${so_shm_srcs})
   target_include_directories(shm_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(shm_bench PRIVATE so_comm so_core)
 endif()

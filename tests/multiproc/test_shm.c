@@ -449,6 +449,12 @@ static int rank_interrupt(shm_rank *r, void *arg) {
     pthread_join(th, NULL);
     CHECK_EQ_INT(rc, SO_EINTR);
     CHECK(waited >= 0.15 && waited < 5.0);
+    CHECK_EQ_INT(x.complete, 0);
+    /* The interrupt is consumed: a later progress waits again (here until its short deadline). */
+    CHECK_EQ_INT(r->t->ops->progress(r->t, &w, 1, so_deadline_after_ms(50)), SO_ETIMEDOUT);
+    r->t->ops->close(r->t); /* x lives on this stack: close before returning */
+    r->t = NULL;
+    CHECK_EQ_INT(x.status, SO_EABORTED);
     CHECK_OK(so_store_set(r->store, "intr/done", "1", 1));
     return 0;
 }

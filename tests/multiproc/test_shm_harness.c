@@ -100,7 +100,10 @@ int shm_run(int n, shm_rank_fn fn, void *arg, int timeout_ms, unsigned killed_ok
     for (int r = 0; r < n; r++) {
         pids[r] = fork();
         if (pids[r] == 0) {
-            _exit(child(r, n, dir, fn, arg));
+            int rc = child(r, n, dir, fn, arg);
+            fflush(stdout);
+            fflush(stderr);
+            _exit(rc);
         }
     }
     int bad = 0, left = n;
