@@ -63,7 +63,8 @@ typedef struct so_comm_config {
     int local_size;        /* ranks on this host, or -1 to derive */
     const char *transport; /* "auto" (shm within a host, tcp across), "shm", "tcp"; NULL = SO_TRANSPORT */
     int timeout_ms;        /* deadline of each blocking call; 0 = SO_TIMEOUT_MS */
-    so_store *store;       /* borrowed rendezvous store; must outlive so_comm_create */
+    so_store *store;       /* borrowed rendezvous store; must outlive so_comm_create, and the
+                              group itself if it is split or runs nonblocking collectives */
     const char *name;      /* prefix that keeps this group's store keys apart; NULL = "world" */
 } so_comm_config;
 
@@ -78,7 +79,9 @@ int so_comm_init_from_env(so_comm **out);
 /* Collective: ranks with the same color form a new group, ordered by (key, old rank).
  * color < 0 takes part without joining (*out = NULL). */
 int so_comm_split(so_comm *c, int color, int key, so_comm **out);
-/* Stops the group: wakes and fails every pending call on it and releases its transports.
+/* Stops the group: wakes and fails every pending call on it (they return SO_EABORTED) and
+ * poisons it; the transports are released by the group's own thread at its next call or at
+ * so_comm_destroy. The one call that may come from another thread (a watchdog).
  * Safe on a poisoned group; so_comm_destroy is still needed to free it. */
 void so_comm_abort(so_comm *c);
 void so_comm_destroy(so_comm *c);
@@ -106,6 +109,8 @@ typedef struct so_comm_counters {
     uint64_t msgs_sent, bytes_sent, msgs_recv, bytes_recv;
 } so_comm_counters;
 void so_comm_counters_get(const so_comm *c, so_comm_counters *out);
+/* The same, for the traffic with one peer rank only. */
+void so_comm_counters_peer(const so_comm *c, int peer, so_comm_counters *out);
 void so_comm_counters_reset(so_comm *c);
 
 /* ---- point to point (bytes, FIFO per ordered pair of ranks, tags checked) ---- */

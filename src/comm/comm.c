@@ -189,7 +189,8 @@ int so__comm_create_prefixed(int rank, int size, const char *transport, int time
     c->pids = calloc((size_t)size, sizeof *c->pids);
     c->hostnames = calloc((size_t)size, sizeof *c->hostnames);
     c->peer_tp = calloc((size_t)size, 1);
-    if (!c->host_of || !c->pids || !c->hostnames || !c->peer_tp) {
+    c->peer_counters = calloc((size_t)size, sizeof *c->peer_counters);
+    if (!c->host_of || !c->pids || !c->hostnames || !c->peer_tp || !c->peer_counters) {
         so_comm_destroy(c);
         return so__fail(SO_ENOMEM, "so_comm_create: out of memory");
     }
@@ -319,6 +320,7 @@ void so_comm_destroy(so_comm *c) {
     free(c->pids);
     free(c->hostnames);
     free(c->peer_tp);
+    free(c->peer_counters);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
@@ -360,8 +362,17 @@ void so_comm_counters_get(const so_comm *c, so_comm_counters *out) {
     *out = c->counters;
 }
 
+void so_comm_counters_peer(const so_comm *c, int peer, so_comm_counters *out) {
+    if (peer >= 0 && peer < c->size) {
+        *out = c->peer_counters[peer];
+    } else {
+        memset(out, 0, sizeof *out);
+    }
+}
+
 void so_comm_counters_reset(so_comm *c) {
     memset(&c->counters, 0, sizeof c->counters);
+    memset(c->peer_counters, 0, (size_t)c->size * sizeof *c->peer_counters);
 }
 
 void *so__comm_scratch(so_comm *c, int index, size_t bytes) {

@@ -36,7 +36,7 @@ static int env_int(const char *name, int *out) {
 
 static const char *job_id(char *buf, size_t cap) {
     const char *v;
-    if ((v = getenv("SO_JOB_ID")) && *v) {
+    if ((v = so_param_str("SO_JOB_ID")) && *v) {
         snprintf(buf, cap, "%s", v);
     } else if ((v = getenv("PMIX_NAMESPACE")) && *v) {
         snprintf(buf, cap, "%s", v);

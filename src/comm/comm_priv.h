@@ -31,6 +31,7 @@ struct so_comm {
     int closed;             /* transports released after a failure */
 
     so_comm_counters counters;
+    so_comm_counters *peer_counters; /* per peer rank */
     so__coll_sig cur;       /* the running collective (kind P2P when none) */
     int in_coll;
     uint64_t seq;

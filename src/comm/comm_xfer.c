@@ -274,12 +274,17 @@ int so__comm_wait(so_comm *c, so__xfer *const *xs, int n, int64_t deadline_ns, c
         }
     }
     for (int i = 0; i < n; i++) {
+        so_comm_counters *pc = &c->peer_counters[xs[i]->peer];
         if (xs[i]->is_send) {
             c->counters.msgs_sent++;
             c->counters.bytes_sent += xs[i]->len;
+            pc->msgs_sent++;
+            pc->bytes_sent += xs[i]->len;
         } else {
             c->counters.msgs_recv++;
             c->counters.bytes_recv += xs[i]->len;
+            pc->msgs_recv++;
+            pc->bytes_recv += xs[i]->len;
         }
     }
 out:

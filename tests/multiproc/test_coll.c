@@ -27,7 +27,8 @@ enum { N_AR_ALGOS = 4 };
 /* Small integer input of rank r at element i; seed varies it between calls. Range [-5, 5]
  * (u8: [0, 10]; prod: [1, 3] so products stay exact). */
 static int ival(int r, size_t i, int seed, so_dtype dt, so_op op) {
-    uint64_t h = (uint64_t)(r + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 7) * 0xC2B2AE3D27D4EB4Full ^
+    uint64_t h = (uint64_t)(r + 1) * 0x9E3779B97F4A7C15ull ^
+                 (uint64_t)(i + 7) * 0xC2B2AE3D27D4EB4Full ^
                  (uint64_t)(seed + 3) * 0x165667B19E3779F9ull;
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
@@ -151,7 +152,8 @@ static int matrix_rank(so_comm *c, int rank, void *arg) {
                 if (memcmp(dst, ref, n * 4) != 0) {
                     SO_TEST_FAIL_("k=%d count=%zu algo=%s %s: result differs from the serial "
                                   "reference",
-                                  k, n, so_algo_name(ar_algos[a]), inplace ? "in place" : "out of place");
+                                  k, n, so_algo_name(ar_algos[a]),
+                                  inplace ? "in place" : "out of place");
                 }
                 if (!inplace && n < maxn && out[n] == out[n]) { /* 0xff.. is a NaN */
                     SO_TEST_FAIL_("k=%d count=%zu algo=%s wrote past the end", k, n,

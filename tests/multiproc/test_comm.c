@@ -53,6 +53,13 @@ static int ring_fn(so_comm *c, int rank, void *arg) {
     so_comm_counters_get(c, &ct);
     CHECK_EQ_INT(ct.msgs_sent, 5);
     CHECK_EQ_INT(ct.bytes_recv, 0 + 1 + 1000 + (1u << 20) + 3 + sizeof msg);
+    so_comm_counters_peer(c, rank, &ct);
+    CHECK_EQ_INT(ct.msgs_recv, k == 1 ? 5 : 1);
+    if (k > 1) {
+        so_comm_counters_peer(c, left, &ct);
+        CHECK_EQ_INT(ct.msgs_recv, 4);
+        CHECK_EQ_INT(ct.bytes_sent, k == 2 ? 0 + 1 + 1000 + (1u << 20) + 3 : 0);
+    }
     /* Tag mismatch: rank r sends tag 5 to its right, the right receives with tag 6. */
     if (k > 1) {
         int v = rank, w = -1;

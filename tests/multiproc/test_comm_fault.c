@@ -13,7 +13,10 @@
  *                        through a TCP store server and exchange.
  * Each case bounds itself with so_test_ranks' deadline, so a hang fails instead of blocking.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,7 +370,83 @@ static int t_init_from_env_mpi(void) {
     return failed;
 }
 
-SO_TEST_MAIN({"dies_during_create", t_dies_during_create}, {"init_from_env_mpi", t_init_from_env_mpi},
+/* A stranger connects to rank 0's tcp listener during setup and sends a bad hello: rank 0 drops
+ * it, and the group still forms when rank 1 arrives. */
+static int stray_rank(const char *dir, int rank) {
+    alarm(30);
+    so_store *st;
+    so_comm *c;
+    so_comm_config cfg;
+    so_comm_config_default(&cfg);
+    cfg.rank = rank;
+    cfg.size = 2;
+    cfg.transport = "tcp";
+    cfg.timeout_ms = 10000;
+    cfg.name = "stray";
+    if (so_store_create_file(dir, &st) < 0) {
+        return 1;
+    }
+    cfg.store = st;
+    if (so_comm_create(&cfg, &c) < 0) {
+        fprintf(stderr, "rank %d: %s\n", rank, so_last_error());
+        return 1;
+    }
+    int v = rank, w = -1;
+    int rc = so_sendrecv(c, &v, 4, 1 - rank, &w, 4, 1 - rank, 0);
+    so_comm_destroy(c);
+    so_store_destroy(st);
+    return rc == SO_OK && w == 1 - rank ? 0 : 1;
+}
+
+static int t_stray_connection(void) {
+    char dir[] = "/tmp/so-stray-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    /* A placeholder record lets rank 0 finish the info exchange and wait in accept for rank 1
+     * (the real rank 1 overwrites it later; rank 0 has read it by then). */
+    so_store *st;
+    CHECK_OK(so_store_create_file(dir, &st));
+    CHECK_OK(so_store_set(st, "stray/info/1", "1 elsewhere/net:0 elsewhere", 27));
+    fflush(stdout);
+    pid_t p0 = fork();
+    if (p0 == 0) {
+        exit(stray_rank(dir, 0));
+    }
+    /* Rank 0 published its address; play the stranger. */
+    char val[128] = {0};
+    size_t len;
+    CHECK_OK(so_store_get(st, "stray/tcp/0", val, sizeof val - 1, &len, 10000));
+    char host[64];
+    int port;
+    CHECK_EQ_INT(sscanf(val, "%63s %d", host, &port), 2);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char junk[128];
+    memset(junk, 'x', sizeof junk); /* right size for a hello, wrong magic and prefix */
+    CHECK_EQ_INT(write(fd, junk, sizeof junk), (long long)sizeof junk);
+    char b;
+    CHECK_EQ_INT(read(fd, &b, 1), 0); /* rejected: closed without an ack */
+    close(fd);
+    pid_t p1 = fork();
+    if (p1 == 0) {
+        exit(stray_rank(dir, 1));
+    }
+    int s0, s1;
+    waitpid(p0, &s0, 0);
+    waitpid(p1, &s1, 0);
+    so_store_destroy(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+    }
+    CHECK(WIFEXITED(s0) && WEXITSTATUS(s0) == 0);
+    CHECK(WIFEXITED(s1) && WEXITSTATUS(s1) == 0);
+    return 0;
+}
+
+SO_TEST_MAIN({"stray_connection", t_stray_connection}, {"dies_during_create", t_dies_during_create}, {"init_from_env_mpi", t_init_from_env_mpi},
              {"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
              {"desync", t_desync}, {"poisoned_fast", t_poisoned_fast},
              {"abort_then_regroup", t_abort_then_regroup},
