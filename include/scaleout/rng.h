@@ -54,7 +54,8 @@ float so_rng_float(so_rng *r);
 uint64_t so_rng_below(so_rng *r, uint64_t n);
 /* Standard normal (Box-Muller, one value per call; the pair's second value is discarded). */
 double so_rng_normal(so_rng *r);
-/* x[i] = mean + std * N(0,1) for n floats; Box-Muller in pairs, about 100M values/s per core. */
+/* x[i] = mean + std * N(0,1) for n floats; Box-Muller in pairs (30-40M values/s on one loaded
+ * core of the build machine; libm logf/sinf/cosf dominate). */
 void so_rng_fill_normal_f32(so_rng *r, float *x, size_t n, float mean, float std);
 /* x[i] uniform in [lo, hi). */
 void so_rng_fill_uniform_f32(so_rng *r, float *x, size_t n, float lo, float hi);

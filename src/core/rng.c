@@ -7,7 +7,8 @@
  * the state 2^128 (jump) or 2^192 (long jump) steps ahead, which is how per-rank streams are cut
  * from one seed. Integers below n use Lemire's multiply-high with rejection (no modulo bias);
  * normals use Box-Muller on pairs.
- * Cost: about 1 ns per 64-bit output; a jump costs 256 steps. Limits: not cryptographic; the
+ * Cost: a few shifts and xors per 64-bit output (about 8 ns per call measured on the loaded build
+ * machine, call overhead included); a jump costs 256 steps. Limits: not cryptographic; the
  * period is 2^256 - 1.
  */
 #include <math.h>
