@@ -13,8 +13,8 @@
  * - gauss caches its second value; normalvariate is Kinderman-Monahan; both use libm's log, sqrt,
  *   sin and cos like CPython does, so results match bit for bit on the same libm.
  * Cost: one 624-word regeneration every 624 outputs; random() (two outputs) took 17-19 ns on the
- * loaded build machine. Limits: integer
- * arguments are 64-bit (CPython's are unbounded); sample() needs O(n) scratch in its pool branch.
+ * loaded build machine. Limits: integer arguments are 64-bit (CPython's are unbounded); sample()
+ * needs O(n) scratch in its pool branch.
  */
 #include <ctype.h>
 #include <math.h>
