@@ -377,8 +377,8 @@ done_out:
     so_bench_out_close(&out);
 done_comm:
     if (rc < 0) {
-        fprintf(stderr, "[rank %d] scaleout bench %s: %s: %s %s\n", r, kd->cmd, so_err_name(rc),
-                so_last_error(), so_comm_last_error(c));
+        fprintf(stderr, "[rank %d] scaleout bench %s: %s: %s\n", r, kd->cmd, so_err_name(rc),
+                so_comm_last_error(c)[0] ? so_comm_last_error(c) : so_last_error());
         so_comm_abort(c);
     }
     so_comm_destroy(c);

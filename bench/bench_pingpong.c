@@ -172,8 +172,8 @@ done:
     free(halfs);
     free(times);
     if (rc < 0) {
-        fprintf(stderr, "[rank %d] scaleout bench pingpong: %s: %s %s\n", r, so_err_name(rc),
-                so_last_error(), so_comm_last_error(c));
+        fprintf(stderr, "[rank %d] scaleout bench pingpong: %s: %s\n", r, so_err_name(rc),
+                so_comm_last_error(c)[0] ? so_comm_last_error(c) : so_last_error());
         so_comm_abort(c);
     }
     so_comm_destroy(c);
