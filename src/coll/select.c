@@ -9,13 +9,15 @@
  * ("alpha_us,GBps") or from a default for the transport in use (shm or tcp).
  *
  * Selection: each algorithm's time is predicted with the book's formulas (chapter 4.4) and the
- * cheapest wins; ties go to the algorithm listed first (fewer messages). All-reduce, K ranks,
- * n bytes, L = ceil(log2 K):
+ * cheapest wins; ties go to the earlier of tree, ring, hd, naive (so K = 2, where the ring and
+ * halving-doubling are the same exchange, runs the ring, whose chunks pipeline).
+ * All-reduce, K ranks, n bytes, L = ceil(log2 K):
  *   naive  2(K-1)(alpha + n beta)
  *   tree   2L(alpha + n beta)
  *   ring   2(K-1) alpha + 2(K-1)/K n beta
- *   hd     2 log2 K alpha + 2(K-1)/K n beta, for K a power of two; otherwise, with P the largest
- *          power of two below K, 2 log2 P alpha + 2(P-1)/P n beta + 2(alpha + n beta) (fold, unfold)
+ *   hd     2 log2 K alpha + 2(K-1)/K n beta, for K a power of two; otherwise, with P the
+ *          largest power of two below K, 2 log2 P alpha + 2(P-1)/P n beta + 2(alpha + n beta)
+ *          (the fold and the unfold)
  * So small vectors go to hd or the tree, and large ones to hd on powers of two and the ring
  * otherwise. (The model cannot see that the ring talks only to neighbours; on a real switched
  * network set SO_ALGO=ring if that matters.) The choice depends only on the model, K and n, which
@@ -154,7 +156,7 @@ double so_coll_predict_allreduce(so_algo a, int k, size_t bytes, const so_alpha_
 }
 
 static so_algo pick_allreduce(int k, size_t bytes, const so_alpha_beta *ab) {
-    static const so_algo order[] = {SO_ALGO_TREE, SO_ALGO_HD, SO_ALGO_RING, SO_ALGO_NAIVE};
+    static const so_algo order[] = {SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD, SO_ALGO_NAIVE};
     so_algo best = order[0];
     double bt = so_coll_predict_allreduce(best, k, bytes, ab);
     for (size_t i = 1; i < sizeof order / sizeof order[0]; i++) {
@@ -301,7 +303,7 @@ static int measure(so_comm *c, double fit[3]) {
     double x[NS], y[NS];
     for (int i = 0; i < NS; i++) {
         int reps = sizes[i] >= 262144 ? 4 : 16;
-        SO_TRY(pingpong(c, peer, 1, buf, sizes[i], 1, &y[i])); /* warm-up */
+        SO_TRY(pingpong(c, peer, (r & 1) == 0, buf, sizes[i], 1, &y[i])); /* warm-up */
         SO_TRY(pingpong(c, peer, (r & 1) == 0, buf, sizes[i], reps, &y[i]));
         x[i] = (double)sizes[i];
     }
