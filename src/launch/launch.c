@@ -2,8 +2,8 @@
  * The launcher's supervisor: so_launch_run starts the local workers of one node with torchrun's
  * environment and watches them until they are all gone.
  *
- * Algorithm. Node 0 first starts the TCP rendezvous store (a fresh one per attempt, so keys of
- * a failed attempt never leak into the next). Each worker gets two pipes (stdout, stderr) and is
+ * Algorithm. Node 0 first starts the TCP rendezvous store (on one node a fresh one per attempt,
+ * so keys of a failed attempt never leak into the next; on several, one for the whole run). Each worker gets two pipes (stdout, stderr) and is
  * forked into its own process group. One poll loop then waits on the pipes and on a signalfd
  * that carries SIGCHLD, SIGINT, SIGTERM and SIGHUP: output is forwarded line by line
  * (output.c); a worker that exits non-zero or by a signal is the job's first failure, and the
@@ -70,6 +70,7 @@ typedef struct job {
     int failed_local;    /* local index of the first failure of this attempt, or -1 */
     int failed_status;   /* its wait status */
     int joined;          /* ranks that reached the group's rendezvous in a failed attempt, or -1 */
+    so_store_server *srv; /* node 0 of several: the store of the whole run */
     so_launch_result *res;
 } job;
 
@@ -426,7 +427,7 @@ static int check_config(const so_launch_config *c) {
  * asked. */
 static int ranks_joined(job *j, int restart) {
     so_store *st;
-    if (so_store_create_tcp("127.0.0.1", j->master_port, 1000, &st) < 0) {
+    if (so_store_create_tcp(j->master_addr, j->master_port, 1000, &st) < 0) {
         return -1;
     }
     int joined = 0, world = j->cfg->nnodes * j->cfg->nproc;
@@ -440,14 +441,16 @@ static int ranks_joined(job *j, int restart) {
     return joined;
 }
 
-/* One attempt: store, workers, supervision. Returns SO_OK when the workers ran. */
+/* One attempt: store, workers, supervision. Returns SO_OK when the workers ran.
+ * On one node each attempt gets a fresh store (nothing of a failed attempt survives). On several
+ * nodes node 0 keeps one store for the whole run (j->srv): the other nodes restart on their own
+ * schedule and must find it; the library keeps attempts apart by prefixing its keys with
+ * TORCHELASTIC_RESTART_COUNT. */
 static int run_attempt(job *j, int restart) {
     const so_launch_config *c = j->cfg;
     so_store_server *srv = NULL;
-    j->master_port = c->master_port;
-    if (c->node_rank == 0) {
-        const char *bind = c->nnodes > 1 ? "0.0.0.0" : j->master_addr;
-        SO_TRY(so_store_server_start(bind, c->master_port, &srv));
+    if (c->node_rank == 0 && !j->srv) {
+        SO_TRY(so_store_server_start(j->master_addr, c->master_port, &srv));
         j->master_port = so_store_server_port(srv);
     }
     j->stopping = 0;
@@ -458,7 +461,7 @@ static int run_attempt(job *j, int restart) {
         supervise(j);
     }
     j->joined = -1;
-    if (rc == SO_OK && srv && j->failed_local >= 0 && c->nnodes == 1 && !c->restart_early &&
+    if (rc == SO_OK && srv && j->failed_local >= 0 && !c->restart_early &&
         restart < c->max_restarts) {
         j->joined = ranks_joined(j, restart);
     }
@@ -506,6 +509,11 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
     if (j.sfd < 0) {
         rc = so__fail(SO_ESYS, "signalfd failed: %s", strerror(errno));
     }
+    j.master_port = cfg->master_port;
+    if (rc == SO_OK && cfg->nnodes > 1 && cfg->node_rank == 0) {
+        /* Listen on every interface: MASTER_ADDR is how the other nodes reach this one. */
+        rc = so_store_server_start("0.0.0.0", cfg->master_port, &j.srv);
+    }
     j.end_at_ns = cfg->timeout_s > 0 ? so_now_ns() + (int64_t)(cfg->timeout_s * 1e9) : INT64_MAX;
     for (int restart = 0; rc == SO_OK; restart++) {
         attempts = restart + 1;
@@ -549,6 +557,7 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
         res->failed_rank = -1;
         res->failed_code = res->failed_signal = 0;
     }
+    so_store_server_stop(j.srv);
     if (j.sfd >= 0) {
         struct signalfd_siginfo si;
         while (read(j.sfd, &si, sizeof si) == (ssize_t)sizeof si) {

@@ -1,7 +1,8 @@
 /*
  * Worker output forwarding: each worker's stdout and stderr arrive on their own pipe; the
  * launcher reads whatever is available and writes complete lines to its own stdout or stderr,
- * each labelled "[rank R] " (or not, with SO_LAUNCH_TAG_NONE). A line is written with one
+ * each labelled "[rank R] " (or not, with SO_LAUNCH_TAG_NONE; nor when the worker already began
+ * the line with its own label, as the library's log does). A line is written with one
  * write() so lines of different ranks never mix. A line longer than the 64 KiB buffer is
  * forwarded in pieces (the label only on the first). At end of file a last line without a
  * newline is forwarded with one. For stderr the last SO_LAUNCH_TAIL_LINES lines (cut at 159
@@ -74,6 +75,9 @@ static void emit(so__stream *s, const char *p, size_t n, int end) {
     if (!s->mid_line) {
         if (s->tag == SO_LAUNCH_TAG_ALL) {
             lab = (size_t)snprintf(label, sizeof label, "[rank %d] ", s->rank);
+            if (n >= lab && !memcmp(p, label, lab)) {
+                lab = 0; /* the worker labelled the line itself (the library's log does) */
+            }
         }
         if (s->keep_tail) {
             remember(s, p, n);

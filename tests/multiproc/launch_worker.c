@@ -12,6 +12,9 @@
  *   early R                 print the restart count; rank R waits until rank 0 joined the
  *                           process group's rendezvous, then exits 1; the others try to form
  *                           the group (and wait for rank R until the launcher stops them)
+ *   group R N               form the process group, pass a barrier; rank R then exits 1 while
+ *                           the restart count is below N, the others pass a second barrier
+ *                           (which fails when R is gone) and print "group ok"
  *   store                   connect to the launcher's store at MASTER_ADDR:MASTER_PORT, set a
  *                           key, read every rank's key, print "store ok"
  */
@@ -29,6 +32,23 @@
 static int env_int(const char *k) {
     const char *v = getenv(k);
     return v ? atoi(v) : -1;
+}
+
+/* Every rank sends a byte to rank 0, which answers each once all arrived. */
+static int barrier(so_comm *c) {
+    int r = so_comm_rank(c), k = so_comm_size(c), rc = 0;
+    char b = 1;
+    for (int p = 1; r == 0 && rc == 0 && p < k; p++) {
+        rc = so_recv(c, &b, 1, p, 7);
+    }
+    for (int p = 1; r == 0 && rc == 0 && p < k; p++) {
+        rc = so_send(c, &b, 1, p, 8);
+    }
+    if (r != 0) {
+        rc = so_send(c, &b, 1, 0, 7);
+        rc = rc == 0 ? so_recv(c, &b, 1, 0, 8) : rc;
+    }
+    return rc;
 }
 
 static void nap_ms(int ms) {
@@ -126,6 +146,25 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "sleep") && argc >= 3) {
         write_pid(argv[2]);
         sleep(60);
+        return 0;
+    }
+    if (!strcmp(mode, "group") && argc >= 4) {
+        int count = env_int("TORCHELASTIC_RESTART_COUNT");
+        so_comm *c;
+        if (so_comm_init_from_env(&c) < 0 || barrier(c) < 0) {
+            fprintf(stderr, "rank %d: group or first barrier failed: %s\n", rank, so_last_error());
+            return 2;
+        }
+        if (rank == atoi(argv[2]) && count < atoi(argv[3])) {
+            fprintf(stderr, "rank %d leaves the group at restart count %d\n", rank, count);
+            return 1;
+        }
+        if (barrier(c) < 0) {
+            fprintf(stderr, "rank %d: second barrier failed: %s\n", rank, so_last_error());
+            return 3;
+        }
+        printf("group ok %d/%d count %d\n", rank, so_comm_size(c), count);
+        so_comm_destroy(c);
         return 0;
     }
     if (!strcmp(mode, "early") && argc >= 3) {

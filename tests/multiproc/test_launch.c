@@ -301,6 +301,36 @@ static int t_two_nodes(void) {
     return 0;
 }
 
+/* A failure on node 1 after the group formed: the library fails the ranks on node 0 too (dead
+ * peer), both launchers restart their workers once, and the four meet again in node 0's store
+ * under the new restart count. */
+static int t_two_nodes_restart(void) {
+    int port = free_port();
+    CHECK(port > 0);
+    char master[64];
+    snprintf(master, sizeof master, "127.0.0.1:%d", port);
+    char *node1[] = {SO_SCALEOUT_EXE, "run", "-n", "2", "--nnodes", "2", "--node-rank", "1",
+                     "--master", master, "--max-restarts", "1", "--", W, "group", "3", "1", NULL};
+    static proc n1;
+    CHECK(start(node1) == 0);
+    n1 = P;
+    RUN("run", "-n", "2", "--nnodes", "2", "--node-rank", "0", "--master", master,
+        "--max-restarts", "1", "--", W, "group", "3", "1");
+    CHECK_EQ_INT(exit_code(), 0);
+    HAS(P.out, "[rank 0] group ok 0/4 count 1\n");
+    HAS(P.out, "[rank 1] group ok 1/4 count 1\n");
+    HAS(P.err, "restart 1 of 1");
+    HASNT(P.err, "[rank 0] [rank 0]"); /* the library's own label is not doubled */
+    P = n1;
+    CHECK(finish(30) == 0);
+    CHECK_EQ_INT(exit_code(), 0);
+    HAS(P.out, "[rank 2] group ok 2/4 count 1\n");
+    HAS(P.out, "[rank 3] group ok 3/4 count 1\n");
+    HAS(P.err, "[rank 3] rank 3 leaves the group at restart count 0\n");
+    HAS(P.err, "restart 1 of 1");
+    return 0;
+}
+
 static int t_prefix(void) {
     RUN("run", "-n", "2", "--", W, "lines");
     CHECK_EQ_INT(exit_code(), 0);
@@ -495,7 +525,8 @@ static int t_info(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"env", t_env}, {"store", t_store}, {"two_nodes", t_two_nodes}, {"prefix", t_prefix},
+SO_TEST_MAIN({"env", t_env}, {"store", t_store}, {"two_nodes", t_two_nodes},
+             {"two_nodes_restart", t_two_nodes_restart}, {"prefix", t_prefix},
              {"fate", t_fate}, {"sigkill", t_sigkill}, {"restart", t_restart},
              {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"signals", t_signals},
              {"timeout", t_timeout}, {"bad_flags", t_bad_flags}, {"info", t_info})
