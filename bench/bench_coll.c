@@ -253,8 +253,8 @@ static int coll_parse(coll_cfg *cfg, int kind, int argc, char **argv) {
     } else if (cfg->algo_name) {
         SO_TRY(so_algo_parse(cfg->algo_name, &cfg->algo));
     }
-    if (cfg->vs_mpi && kind != K_ALLREDUCE) {
-        return so__fail(SO_EINVAL, "--vs-mpi is for allreduce");
+    if (cfg->vs_mpi && (kind != K_ALLREDUCE || cfg->all_algos)) {
+        return so__fail(SO_EINVAL, "--vs-mpi is for allreduce with one algorithm (not --algo all)");
     }
     return 0;
 }
@@ -340,7 +340,11 @@ static int coll_rank_main(const coll_cfg *cfg) {
             SO_TRY_GOTO(crc, rc, done_buf);
             int64_t wrong = (int64_t)coll_check(&a, r, k);
             SO_TRY_GOTO(so_allreduce(c, &wrong, &wrong, 1, SO_I64, SO_SUM), rc, done_buf);
-            so_bench_row row = {.bench = "ours_coll", .label = label, .op = kd->op, .nranks = k,
+            /* With --algo all, each algorithm gets its own case label (ours-shm-ring ...). */
+            char rowlabel[128];
+            snprintf(rowlabel, sizeof rowlabel, "%s%s%s", label, cfg->all_algos ? "-" : "",
+                     cfg->all_algos ? so_algo_name(al) : "");
+            so_bench_row row = {.bench = "ours_coll", .label = rowlabel, .op = kd->op, .nranks = k,
                                 .bytes = bytes, .type = so_dtype_name(cfg->dt),
                                 .redop = kd->reduces ? so_op_name(cfg->op) : "none",
                                 .busbw_factor = so_bench_busbw_factor(kd->op, k),
