@@ -18,3 +18,12 @@ if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c)
   target_include_directories(shm_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(shm_bench PRIVATE so_comm so_core)
 endif()
+
+# The same transport under so_comm (so_test_ranks over "shm"), failure model included.
+so_add_test(NAME shm_comm
+            SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_comm.c
+                    ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c ${so_shm_srcs}
+            LIBS so_comm
+            CASES allreduce2 allreduce3 allreduce4 killed never_sends desync abort
+            LABELS multiproc tsan
+            TIMEOUT 120)
