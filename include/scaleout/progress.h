@@ -14,6 +14,7 @@
 #ifndef SCALEOUT_PROGRESS_H
 #define SCALEOUT_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct so_progress {
