@@ -281,6 +281,7 @@ static int coll_rank_main(const coll_cfg *cfg) {
         snprintf(label, sizeof label, "ours-%s", cfg->transport);
     }
     SO_TRY_GOTO(so_bench_out_open(&out, cfg->csv, cfg->json, cfg->rows, r == 0), rc, done_comm);
+    out.title = label;
 
     so_alpha_beta ab = {0, 0};
     int have_model = 0;
@@ -369,6 +370,7 @@ static int coll_rank_main(const coll_cfg *cfg) {
         }
     }
     if (r == 0) {
+        printf("# Avg bus bandwidth    : %g GB/s\n", out.nrows ? out.busbw_sum / out.nrows : 0.0);
         printf("# %s: %s wrong elements in all\n", kd->cmd, total_wrong ? "SOME" : "no");
     }
     if (total_wrong) {

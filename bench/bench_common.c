@@ -442,12 +442,14 @@ void so_bench_row_print(so_bench_out *o, const so_bench_row *r) {
     double busbw = algbw * r->busbw_factor;
     if (!o->header_done) {
         printf("# %s on %d ranks (%s): median of timed calls, each the max over ranks\n", r->op,
-               r->nranks, r->label);
+               r->nranks, o->title ? o->title : r->label);
         printf("#%12s %12s %5s %5s %8s %10s %10s %10s %6s %11s %11s %7s %10s\n", "size(B)",
                "count", "type", "redop", "algo", "time_us", "min_us", "max_us", "iters",
                "algbw(GB/s)", "busbw(GB/s)", "#wrong", "model_us");
         o->header_done = 1;
     }
+    o->busbw_sum += busbw;
+    o->nrows++;
     char model[32] = "-";
     if (r->model_us >= 0) {
         snprintf(model, sizeof model, "%.2f", r->model_us);

@@ -109,7 +109,10 @@ typedef struct so_bench_out {
     FILE *csv, *json;
     FILE *json2;         /* a second JSON-lines copy (--rows, for a parent process) */
     int root;            /* only the root prints */
+    const char *title;   /* what the table header names (default: the first row's label) */
     int header_done;
+    double busbw_sum;    /* over printed rows, for nccl-tests' "# Avg bus bandwidth" */
+    int nrows;
 } so_bench_out;
 
 /* Opens the CSV and JSON-lines files (any may be NULL) on the root. JSON lines are appended. */
