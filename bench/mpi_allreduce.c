@@ -339,6 +339,8 @@ int main(int argc, char **argv) {
     memset(rbuf, 0, cap);
     long total_wrong = 0;
     size_t prev = 0;
+    double busbw_sum = 0;
+    int nrows = 0;
     for (size_t S = first_size(&cfg); S; S = next_size(&cfg, S)) {
         size_t n = S / sizeof(float), bytes, count;
         call c = {&cfg, sbuf, rbuf, 0, np};
@@ -405,6 +407,8 @@ int main(int argc, char **argv) {
                    "ompi", med * 1e6, times[0] * 1e6, times[iters - 1] * 1e6, iters, algbw, busbw,
                    wsum, "-");
             fflush(stdout);
+            busbw_sum += busbw;
+            nrows++;
             if (csv) {
                 fprintf(csv, "mpi_coll,%s,%s,%d,%zu,%zu,f32,sum,ompi,%.3f,%.3f,%.3f,%d,%.6g,%.6g,"
                              "%ld,\n",
@@ -429,6 +433,7 @@ int main(int argc, char **argv) {
         }
     }
     if (rank == 0) {
+        printf("# Avg bus bandwidth    : %g GB/s\n", nrows ? busbw_sum / nrows : 0.0);
         printf("# %s: %s wrong elements in all\n", cfg.op, total_wrong ? "SOME" : "no");
         for (int j = 0; j < cfg.njson; j++) {
             fclose(json[j]);
