@@ -98,15 +98,17 @@ void so_reduce_local(so_op op, so_dtype dt, void *dst, const void *a, const void
 void so_scale_avg(so_dtype dt, void *x, size_t n, int k) {
     switch (dt) {
     case SO_F32: {
-        float *p = x, inv = 1.0f / (float)k;
+        /* Divide, not multiply by 1/k: the quotient is then correctly rounded, as numpy's and
+         * PyTorch's means are (book 4.8.1 prints 5/3 in f32 as 1.6666666269302368). */
+        float *p = x, fk = (float)k;
         for (size_t i = 0; i < n; i++)
-            p[i] *= inv;
+            p[i] /= fk;
         break;
     }
     case SO_F64: {
-        double *p = x, inv = 1.0 / k;
+        double *p = x, dk = (double)k;
         for (size_t i = 0; i < n; i++)
-            p[i] *= inv;
+            p[i] /= dk;
         break;
     }
     case SO_I32: {

@@ -328,10 +328,10 @@ static int t_ch04_costs(void) {
     so_reduce_local(SO_SUM, SO_F32, a, a, b, 3);
     so_reduce_local(SO_SUM, SO_F32, a, a, c, 3);
     CHECK(a[0] == 5 && a[1] == 3 && a[2] == 5);
-    /* The book divides the f32 sum by K (correctly rounded). so_scale_avg multiplies by the f32
-     * reciprocal instead, which gives 1.6666667461395264 here (one ulp above), so the division is
-     * tested directly; see the core report. */
-    float mean = a[0] / 3.0f;
+    /* The book divides the f32 sum by K (correctly rounded); so does so_scale_avg, the AVG op's
+     * final step in every all-reduce. */
+    float mean = a[0];
+    so_scale_avg(SO_F32, &mean, 1, 3);
     char buf[32];
     snprintf(buf, sizeof buf, "%.17g", (double)mean);
     CHECK_STR_EQ(buf, "1.6666666269302368");
