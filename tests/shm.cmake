@@ -14,9 +14,10 @@ so_add_test(NAME shm
 # Throwaway measurements (not a test): `build/tests/shm_bench` prints latency and bandwidth.
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c)
   add_executable(shm_bench ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_bench.c
-                           ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c ${so_shm_srcs})
+                           ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c
+                           ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c ${so_shm_srcs})
   target_include_directories(shm_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(shm_bench PRIVATE so_comm so_core)
+  target_link_libraries(shm_bench PRIVATE so_coll so_comm so_core)
 endif()
 
 # The same transport under so_comm (so_test_ranks over "shm"), failure model included.

@@ -2,11 +2,16 @@
  * Throwaway measurements of the shm transport (not a test; not run by CTest): memcpy bandwidth
  * for reference, 2-rank ping-pong latency, 8-byte exchange-reduce latency, unidirectional and
  * bidirectional bandwidth, and a 2-rank ring all-reduce (reduce-scatter + all-gather) with its
- * bus bandwidth. Usage: shm_bench [ranks] (default 2). Medians over repetitions; a few seconds.
+ * bus bandwidth, first on the bare transport, then ("comm") through so_comm with
+ * so__sendrecv_reduce + so__sendrecv and through coll's so_allreduce.
+ * Usage: shm_bench [ranks] | shm_bench comm [ranks]. Medians over repetitions; a few seconds.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm/comm_internal.h"
+#include "scaleout/coll.h"
+#include "so_test.h"
 #include "test_shm_harness.h"
 
 static int cmp_d(const void *a, const void *b) {
@@ -179,7 +184,80 @@ static int rank_main(shm_rank *r, void *arg) {
     return 0;
 }
 
+/* ---- through so_comm ---- */
+
+static int comm_ring(so_comm *c, float *x, size_t count) {
+    int n = so_comm_size(c), me = so_comm_rank(c), right = (me + 1) % n, left = (me - 1 + n) % n;
+    size_t blk = count / (size_t)n;
+    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1,
+                        .count = count};
+    SO_TRY(so__coll_begin(c, &sig));
+    int rc = SO_OK;
+    for (int s = 0; s < n - 1 && rc == SO_OK; s++) {
+        int sb = (me - s + n) % n, rb = (me - s - 1 + n) % n;
+        rc = so__sendrecv_reduce(c, right, x + (size_t)sb * blk, blk * 4, left,
+                                 x + (size_t)rb * blk, NULL, blk, SO_F32, SO_SUM);
+    }
+    for (int s = 0; s < n - 1 && rc == SO_OK; s++) {
+        int sb = (me + 1 - s + n) % n, rb = (me - s + n) % n;
+        rc = so__sendrecv(c, right, x + (size_t)sb * blk, blk * 4, left, x + (size_t)rb * blk,
+                          blk * 4);
+    }
+    return so__coll_end(c, rc);
+}
+
+static int comm_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    int n = so_comm_size(c);
+    size_t sizes[] = {8, 64u << 10, 1u << 20, 16u << 20, 64u << 20};
+    for (int which = 0; which < 2; which++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t bytes = sizes[k], count = bytes / 4;
+            float *x = malloc(bytes), *y = malloc(bytes);
+            for (size_t i = 0; i < count; i++) {
+                x[i] = (float)(i % 100);
+            }
+            int reps = bytes <= (1u << 20) ? 2000 : 9;
+            if (bytes >= (16u << 20)) {
+                reps = 9;
+            } else if (bytes > 4096) {
+                reps = 200;
+            }
+            double t[5];
+            for (int m = -1; m < 5; m++) {
+                int64_t t0 = so_now_ns();
+                for (int i = 0; i < reps; i++) {
+                    if (which == 0) {
+                        SO_CHECK(comm_ring(c, x, count));
+                    } else {
+                        SO_CHECK(so_allreduce(c, x, y, count, SO_F32, SO_SUM));
+                    }
+                }
+                if (m >= 0) {
+                    t[m] = (double)(so_now_ns() - t0) * 1e-9 / reps;
+                }
+            }
+            double tm = median(t, 5);
+            if (rank == 0) {
+                char sz[32];
+                printf("%-34s np=%d %-6s: %10.2f us, busbw %.2f GB/s\n",
+                       which == 0 ? "so_comm ring (sendrecv_reduce)" : "coll so_allreduce", n,
+                       so_format_size(bytes, sz, sizeof sz), tm * 1e6,
+                       2.0 * (n - 1) / n * (double)bytes / tm * 1e-9);
+                fflush(stdout);
+            }
+            free(x);
+            free(y);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "comm")) {
+        int n = argc > 2 ? atoi(argv[2]) : 2;
+        return so_test_ranks(n, "shm", comm_fn, NULL, 600000);
+    }
     int n = argc > 1 ? atoi(argv[1]) : 2;
     bench_memcpy();
     fflush(stdout);
