@@ -281,7 +281,10 @@ static int coll_rank_main(const coll_cfg *cfg) {
         snprintf(label, sizeof label, "ours-%s", cfg->transport);
     }
     SO_TRY_GOTO(so_bench_out_open(&out, cfg->csv, cfg->json, cfg->rows, r == 0), rc, done_comm);
-    out.title = label;
+    char title[160];
+    snprintf(title, sizeof title, "%s, transport in use: %s", label,
+             k > 1 ? so_comm_transport_name(c, (r + 1) % k) : "self");
+    out.title = title;
 
     so_alpha_beta ab = {0, 0};
     int have_model = 0;
