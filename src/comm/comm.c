@@ -25,13 +25,6 @@
 
 #include "comm_priv.h"
 
-/* The shm transport lives in src/comm/shm/; until it is built this default says so. */
-__attribute__((weak)) int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
-    (void)in;
-    (void)out;
-    return so__fail(SO_ENOTSUP, "the shm transport is not built into this library");
-}
-
 void so_comm_config_default(so_comm_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->local_rank = -1;

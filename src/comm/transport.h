@@ -116,8 +116,8 @@ typedef struct so__transport_init {
 int so__hdr_matches(const so__msg_hdr *want, const so__msg_hdr *got);
 
 /* Every open is collective over the transport's peers and bounded by in->deadline_ns.
- * so__transport_shm_open has a weak default in comm.c that returns SO_ENOTSUP (no shm built);
- * with transport "auto" the group then reaches same-host peers over tcp. */
+ * A transport that cannot work here returns SO_ENOTSUP; with transport "auto" the group then
+ * reaches those peers over tcp. */
 int so__transport_self_open(const so__transport_init *in, so__transport **out);
 int so__transport_shm_open(const so__transport_init *in, so__transport **out);
 int so__transport_tcp_open(const so__transport_init *in, so__transport **out);

@@ -20,10 +20,18 @@ static uint8_t pattern(int from, int round, size_t i) {
 }
 
 static int ring_fn(so_comm *c, int rank, void *arg) {
-    (void)arg;
+    const char *tp = arg;
     int k = so_comm_size(c);
     CHECK_EQ_INT(so_comm_rank(c), rank);
     CHECK_STR_EQ(so_comm_transport_name(c, rank), "self");
+    for (int p = 0; p < k; p++) {
+        if (p != rank) { /* one host: auto means shm */
+            CHECK_STR_EQ(so_comm_transport_name(c, p), strcmp(tp, "tcp") ? "shm" : "tcp");
+        }
+    }
+    CHECK_EQ_INT(so_comm_nhosts(c), 1);
+    CHECK_EQ_INT(so_comm_local_rank(c), rank);
+    CHECK_EQ_INT(so_comm_local_size(c), k);
     const size_t sizes[] = {0, 1, 1000, (1u << 20) + 3};
     int right = (rank + 1) % k, left = (rank + k - 1) % k;
     for (int round = 0; round < 4; round++) {
@@ -81,7 +89,7 @@ static int ring_fn(so_comm *c, int rank, void *arg) {
 }
 
 static int run_ring(int n, const char *tp) {
-    return so_test_ranks(n, tp, ring_fn, NULL, 60000);
+    return so_test_ranks(n, tp, ring_fn, (void *)tp, 60000);
 }
 static int t_ring1_tcp(void) { return run_ring(1, "tcp"); }
 static int t_ring2_tcp(void) { return run_ring(2, "tcp"); }

@@ -66,6 +66,9 @@ static int killed_fn(so_comm *c, int rank, void *arg) {
 static int t_killed_mid_transfer(void) {
     return so_test_ranks_ex(3, "tcp", killed_fn, NULL, 60000, 1ul << 2);
 }
+static int t_killed_mid_transfer_shm(void) {
+    return so_test_ranks_ex(3, "shm", killed_fn, NULL, 60000, 1ul << 2);
+}
 
 static int never_fn(so_comm *c, int rank, void *arg) {
     (void)arg;
@@ -88,6 +91,7 @@ static int never_fn(so_comm *c, int rank, void *arg) {
     return 0;
 }
 static int t_never_sends(void) { return so_test_ranks(2, "tcp", never_fn, NULL, 30000); }
+static int t_never_sends_shm(void) { return so_test_ranks(2, "shm", never_fn, NULL, 30000); }
 
 static int desync_fn(so_comm *c, int rank, void *arg) {
     (void)arg;
@@ -112,6 +116,7 @@ static int desync_fn(so_comm *c, int rank, void *arg) {
     return 0;
 }
 static int t_desync(void) { return so_test_ranks(2, "tcp", desync_fn, NULL, 30000); }
+static int t_desync_shm(void) { return so_test_ranks(2, "shm", desync_fn, NULL, 30000); }
 
 static int poisoned_fn(so_comm *c, int rank, void *arg) {
     (void)arg;
@@ -155,6 +160,7 @@ static void *watchdog_main(void *p) {
 
 typedef struct regroup {
     char dir[64];
+    const char *transport;
 } regroup;
 
 static int abort_fn(so_comm *c, int rank, void *arg) {
@@ -184,7 +190,7 @@ static int abort_fn(so_comm *c, int rank, void *arg) {
     so_comm_config_default(&cfg);
     cfg.rank = rank;
     cfg.size = 2;
-    cfg.transport = "tcp";
+    cfg.transport = rg->transport;
     cfg.store = st;
     cfg.name = "survivors";
     cfg.timeout_ms = 10000;
@@ -202,13 +208,14 @@ static int abort_fn(so_comm *c, int rank, void *arg) {
     so_store_destroy(st);
     return 0;
 }
-static int t_abort_then_regroup(void) {
+static int abort_then_regroup(const char *transport) {
     /* The regrouped ranks need the store directory; so_test_ranks makes its own, so this case
      * passes a second one for the new group. */
     regroup rg;
     snprintf(rg.dir, sizeof rg.dir, "/tmp/so-regroup-XXXXXX");
     CHECK(mkdtemp(rg.dir) != NULL);
-    int rc = so_test_ranks(3, "tcp", abort_fn, &rg, 60000);
+    rg.transport = transport;
+    int rc = so_test_ranks(3, transport, abort_fn, &rg, 60000);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", rg.dir);
     if (system(cmd) != 0) {
@@ -216,6 +223,9 @@ static int t_abort_then_regroup(void) {
     }
     return rc;
 }
+
+static int t_abort_then_regroup(void) { return abort_then_regroup("tcp"); }
+static int t_abort_then_regroup_shm(void) { return abort_then_regroup("shm"); }
 
 /* torchrun's contract: the parent serves the store, children get RANK etc. */
 static int env_child(int rank, int k, int port) {
@@ -450,4 +460,7 @@ SO_TEST_MAIN({"stray_connection", t_stray_connection}, {"dies_during_create", t_
              {"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
              {"desync", t_desync}, {"poisoned_fast", t_poisoned_fast},
              {"abort_then_regroup", t_abort_then_regroup},
+             {"killed_mid_transfer_shm", t_killed_mid_transfer_shm},
+             {"never_sends_shm", t_never_sends_shm}, {"desync_shm", t_desync_shm},
+             {"abort_then_regroup_shm", t_abort_then_regroup_shm},
              {"init_from_env_torchrun", t_init_from_env_torchrun})
