@@ -38,6 +38,9 @@ static void run_usage(FILE *f) {
             "  --timeout S              stop the job after S seconds (exit 124)            [none]\n"
             "  --grace S                SIGTERM, then SIGKILL after S seconds              [3]\n"
             "  --run-id ID, --rdzv-id ID  TORCHELASTIC_RUN_ID                              [so-<pid>-..]\n"
+            "  --log-dir DIR            also write each rank's output to\n"
+            "                           DIR/attempt_N/RANK/{stdout,stderr}.log\n"
+            "  --role NAME              ROLE_NAME for the workers                          [default]\n"
             "  --restart-early          restart even when ranks failed before the process group\n"
             "                           formed (by default a start-up failure is not restarted)\n"
             "  --no-python              run a .py program directly instead of under python3\n"
@@ -53,7 +56,7 @@ static const char *const run_flags[] = {
     "-n", "--nproc", "--nproc-per-node", "--nnodes", "--node-rank", "--master", "--master-addr",
     "--master-port", "--rdzv-endpoint", "--rdzv-backend", "--rdzv-id", "--standalone",
     "--max-restarts", "--transport", "--tag-output", "--no-prefix", "--timeout", "--grace",
-    "--run-id", "--restart-early", "--no-python", "--quiet", "--help"};
+    "--run-id", "--log-dir", "--role", "--monitor-interval", "--start-method", "--restart-early", "--no-python", "--quiet", "--help"};
 
 /* Levenshtein distance of two short strings (for "did you mean"). */
 static int distance(const char *a, const char *b) {
@@ -262,6 +265,14 @@ static int cmd_run(int argc, char **argv) {
             if (parse_seconds(name, val, &cfg.grace_s) < 0) {
                 return 2;
             }
+        } else if (!strcmp(name, "--log-dir")) {
+            NEED_VAL();
+            cfg.log_dir = val;
+        } else if (!strcmp(name, "--role")) {
+            NEED_VAL();
+            cfg.role = val;
+        } else if (!strcmp(name, "--monitor-interval") || !strcmp(name, "--start-method")) {
+            NEED_VAL(); /* torchrun's; our loop is event driven and we always fork+exec */
         } else if (!strcmp(name, "--restart-early")) {
             cfg.restart_early = 1;
         } else if (!strcmp(name, "--no-python")) {

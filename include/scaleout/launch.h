@@ -55,6 +55,8 @@ typedef struct so_launch_config {
     const char *run_id;      /* TORCHELASTIC_RUN_ID; NULL = "so-<pid>" */
     const char *role;        /* ROLE_NAME (default "default", as torchrun) */
     int quiet;               /* nonzero: no launcher messages about restarts and timeouts */
+    const char *log_dir;     /* also write each rank's output, unlabelled, to
+                                log_dir/attempt_<N>/<rank>/{stdout,stderr}.log; NULL = no */
     int restart_early;       /* restart even a job whose process group never formed (a program
                                 using scaleout's group whose ranks failed while joining it);
                                 by default such a start-up failure is not restarted */
@@ -75,6 +77,7 @@ typedef struct so_launch_result {
     double elapsed_s;  /* wall time of the whole run */
     char tail[SO_LAUNCH_TAIL_LINES * 160]; /* last stderr lines of the failing rank */
     char error_file[1024]; /* start of the rank's TORCHELASTIC_ERROR_FILE, if it wrote one */
+    char log_path[512];    /* the failing rank's stderr.log under cfg->log_dir, or "" */
 } so_launch_result;
 
 void so_launch_config_default(so_launch_config *cfg);

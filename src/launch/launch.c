@@ -323,6 +323,38 @@ static void abort_start(job *j) {
     }
 }
 
+/* mkdir -p. */
+static int make_dirs(const char *path) {
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        return so__fail(SO_EINVAL, "log directory path too long: %s", path);
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+                return so__fail(SO_ESYS, "cannot create the log directory %s: %s", buf, strerror(errno));
+            }
+            *p = c;
+            if (!c) {
+                return SO_OK;
+            }
+        }
+    }
+}
+
+static int open_logs(job *j, worker *w, int restart) {
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s/attempt_%d/%d", j->cfg->log_dir, restart, w->rank);
+    SO_TRY(make_dirs(dir));
+    snprintf(path, sizeof path, "%s/stdout.log", dir);
+    SO_TRY(so__stream_log_to(&w->out, path));
+    snprintf(path, sizeof path, "%s/stderr.log", dir);
+    return so__stream_log_to(&w->err, path);
+}
+
 static int start_workers(job *j, int restart) {
     const so_launch_config *c = j->cfg;
     memset(j->w, 0, sizeof *j->w * (size_t)j->k);
@@ -352,6 +384,9 @@ static int start_workers(job *j, int restart) {
             close(pe[0]);
         } else if ((rc = so__stream_init(&w->err, pe[0], 2, w->rank, c->tag, 1)) < 0) {
             close(pe[0]);
+        }
+        if (rc == SO_OK && c->log_dir) {
+            rc = open_logs(j, w, restart);
         }
         w->envp = rc == SO_OK ? build_env(j, i, restart) : NULL;
         if (rc == SO_OK && !w->envp) {
@@ -528,6 +563,11 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
         so__stream_tail(&j.w[j.failed_local].err, res->tail, sizeof res->tail);
         res->error_file[0] = '\0';
         read_error_file(&j, restart, res->failed_rank);
+        res->log_path[0] = '\0';
+        if (cfg->log_dir) {
+            snprintf(res->log_path, sizeof res->log_path, "%s/attempt_%d/%d/stderr.log",
+                     cfg->log_dir, restart, res->failed_rank);
+        }
         if (restart >= cfg->max_restarts) {
             break;
         }
@@ -621,5 +661,8 @@ void so_launch_report(const so_launch_result *res, FILE *f) {
     }
     if (res->error_file[0]) {
         fprintf(f, "scaleout run: rank %d's error file: %s\n", res->failed_rank, res->error_file);
+    }
+    if (res->log_path[0]) {
+        fprintf(f, "scaleout run: rank %d's whole stderr: %s\n", res->failed_rank, res->log_path);
     }
 }

@@ -19,6 +19,7 @@ typedef struct so__stream {
     int tag;       /* SO_LAUNCH_TAG_* */
     int mid_line;  /* the last bytes written did not end a line */
     int keep_tail; /* remember the last lines (stderr) */
+    int log_fd;    /* a copy of the output, unlabelled, goes here too; -1 = none */
     size_t len;    /* bytes buffered in buf (a partial line) */
     char *buf;     /* SO__STREAM_CAP bytes */
     int tail_n, tail_next;
@@ -26,6 +27,8 @@ typedef struct so__stream {
 } so__stream;
 
 int so__stream_init(so__stream *s, int fd, int out_fd, int rank, int tag, int keep_tail);
+/* Also writes everything (unlabelled) to a new file at path. */
+int so__stream_log_to(so__stream *s, const char *path);
 /* Reads what is available and forwards complete lines. Returns 1 at end of file (the partial
  * last line is forwarded with a newline and fd is closed), else 0. */
 int so__stream_pump(so__stream *s);

@@ -6,10 +6,12 @@
  * write() so lines of different ranks never mix. A line longer than the 64 KiB buffer is
  * forwarded in pieces (the label only on the first). At end of file a last line without a
  * newline is forwarded with one. For stderr the last SO_LAUNCH_TAIL_LINES lines (cut at 159
- * characters) are kept in a ring for the failure report.
+ * characters) are kept in a ring for the failure report. With a log file the same bytes, without
+ * labels, are also written there.
  * Cost: one read per wakeup and one copy plus one write per line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 int so__stream_init(so__stream *s, int fd, int out_fd, int rank, int tag, int keep_tail) {
     memset(s, 0, sizeof *s);
     s->fd = -1;
+    s->log_fd = -1;
     s->buf = malloc(SO__STREAM_CAP);
     if (!s->buf) {
         return so__fail(SO_ENOMEM, "cannot allocate the output buffer of rank %d", rank);
@@ -30,10 +33,22 @@ int so__stream_init(so__stream *s, int fd, int out_fd, int rank, int tag, int ke
     return SO_OK;
 }
 
+int so__stream_log_to(so__stream *s, const char *path) {
+    s->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (s->log_fd < 0) {
+        return so__fail(SO_ESYS, "cannot create the log file %s: %s", path, strerror(errno));
+    }
+    return SO_OK;
+}
+
 void so__stream_deinit(so__stream *s) {
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
+    }
+    if (s->log_fd >= 0) {
+        close(s->log_fd);
+        s->log_fd = -1;
     }
     free(s->buf);
     s->buf = NULL;
@@ -84,6 +99,12 @@ static void emit(so__stream *s, const char *p, size_t n, int end) {
         }
     }
     int add_nl = end && (n == 0 || p[n - 1] != '\n');
+    if (s->log_fd >= 0) {
+        write_all(s->log_fd, p, n);
+        if (add_nl) {
+            write_all(s->log_fd, "\n", 1);
+        }
+    }
     size_t total = lab + n + (size_t)add_nl;
     char small[4096];
     char *out = total <= sizeof small ? small : malloc(total);

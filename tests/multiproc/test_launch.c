@@ -402,6 +402,45 @@ static int t_restart(void) {
     return 0;
 }
 
+static int file_has(const char *path, const char *needle) {
+    static char buf[65536];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 0;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    if (!strstr(buf, needle)) {
+        fprintf(stderr, "expected \"%s\" in %s:\n%s\n", needle, path, buf);
+        return 0;
+    }
+    return 1;
+}
+
+static int t_log_dir(void) {
+    char *dir = tempdir();
+    CHECK(dir);
+    char logs[300], path[400];
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    RUN("run", "-n", "2", "--log-dir", logs, "--max-restarts", "1", "--", W, "restart", "1");
+    CHECK_EQ_INT(exit_code(), 0);
+    snprintf(path, sizeof path, "%s/attempt_0/1/stderr.log", logs);
+    CHECK(file_has(path, "rank 1 fails at restart count 0\n"));
+    snprintf(path, sizeof path, "%s/attempt_1/1/stdout.log", logs);
+    CHECK(file_has(path, "restart count 1\n"));
+    CHECK(!file_has(path, "[rank")); /* the files are unlabelled */
+    snprintf(path, sizeof path, "%s/attempt_1/0/stdout.log", logs);
+    CHECK(file_has(path, "restart count 1\n"));
+    RUN("run", "-n", "2", "--log-dir", logs, "--", W, "restart", "1");
+    CHECK_EQ_INT(exit_code(), 1);
+    snprintf(path, sizeof path, "rank 1's whole stderr: %s/attempt_0/1/stderr.log", logs);
+    HAS(P.err, path);
+    rmtree(dir);
+    return 0;
+}
+
 static int t_restart_exhausted(void) {
     char *dir = tempdir();
     CHECK(dir);
@@ -528,5 +567,5 @@ static int t_info(void) {
 SO_TEST_MAIN({"env", t_env}, {"store", t_store}, {"two_nodes", t_two_nodes},
              {"two_nodes_restart", t_two_nodes_restart}, {"prefix", t_prefix},
              {"fate", t_fate}, {"sigkill", t_sigkill}, {"restart", t_restart},
-             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"signals", t_signals},
+             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"log_dir", t_log_dir}, {"signals", t_signals},
              {"timeout", t_timeout}, {"bad_flags", t_bad_flags}, {"info", t_info})
