@@ -18,6 +18,8 @@
  *   doubling d=2: r0<->r2, r1<->r3 swap halves           -> everyone ABCD
  * Segments may be empty (count < pof2): both partners see the same empty range and skip it.
  */
+#include <stdatomic.h>
+
 #include "coll_internal.h"
 
 int so__xchg(so_comm *c, int to, const void *sbuf, size_t sbytes, int from, void *rbuf,
@@ -58,15 +60,15 @@ void *so__scratch(so_comm *c, int index, size_t bytes) {
 }
 
 size_t so__coll_chunk_bytes(void) {
-    static size_t cached; /* benign race: every thread computes the same value */
-    if (!cached) {
-        size_t v = 0;
+    static _Atomic size_t cached; /* every thread computes the same value */
+    size_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!v) {
         if (so_parse_size(so_param_str("SO_COLL_CHUNK_BYTES"), &v) < 0 || v < 64) {
             v = 1u << 20;
         }
-        cached = v;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
-    return cached;
+    return v;
 }
 
 int so__halving_core(so_comm *c, int vrank, int pof2, int rem, const size_t *seg, const void *in,
