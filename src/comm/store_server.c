@@ -80,7 +80,9 @@ static kv *put(so_store_server *s, const char *key, size_t klen, const void *val
     if (!v) {
         return NULL;
     }
-    memcpy(v, val, len);
+    if (len) {
+        memcpy(v, val, len);
+    }
     free(e->val);
     e->val = v;
     e->len = len;
@@ -88,6 +90,9 @@ static kv *put(so_store_server *s, const char *key, size_t klen, const void *val
 }
 
 static int out_append(client *c, const void *p, size_t n) {
+    if (!n) {
+        return 0;
+    }
     if (c->out_len + n > c->out_cap) {
         size_t nc = (c->out_len + n) * 2;
         char *b = realloc(c->out, nc);
