@@ -216,8 +216,20 @@ int so_comm_create(const so_comm_config *cfg, so_comm **out) {
     } else {
         snprintf(prefix, sizeof prefix, "%s", name);
     }
-    return so__comm_create_prefixed(cfg->rank, cfg->size, cfg->transport, cfg->timeout_ms,
-                                    cfg->store, prefix, out);
+    SO_TRY(so__comm_create_prefixed(cfg->rank, cfg->size, cfg->transport, cfg->timeout_ms,
+                                    cfg->store, prefix, out));
+    /* A launcher's LOCAL_RANK/LOCAL_WORLD_SIZE win over the derived ones (users index devices
+     * with them); a disagreement is worth a line in the log. */
+    so_comm *c = *out;
+    if (cfg->local_rank >= 0 && cfg->local_size > cfg->local_rank) {
+        if (cfg->local_rank != c->local_rank || cfg->local_size != c->local_size) {
+            SO_LOGI("group %s: local rank %d of %d given, %d of %d derived from host ids", c->prefix,
+                    cfg->local_rank, cfg->local_size, c->local_rank, c->local_size);
+        }
+        c->local_rank = cfg->local_rank;
+        c->local_size = cfg->local_size;
+    }
+    return SO_OK;
 }
 
 static void close_transports(so_comm *c) {

@@ -3,7 +3,9 @@
  *
  * Rank and size, first hit wins: SO_RANK/SO_WORLD_SIZE, torchrun's RANK/WORLD_SIZE, Open MPI's
  * OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/PMI_SIZE (MPICH), Slurm's SLURM_PROCID/SLURM_NTASKS; the
- * source is logged at info. Rendezvous:
+ * source is logged at info. The same source's local rank and size (LOCAL_RANK/LOCAL_WORLD_SIZE,
+ * OMPI_COMM_WORLD_LOCAL_*, MPI_LOCALRANKID/MPI_LOCALNRANKS) win over the ones derived from host
+ * ids when both are set. Rendezvous:
  *   - MASTER_ADDR and MASTER_PORT set: the TCP store there (`scaleout run` serves it). Rank 0
  *     first tries to serve it itself on that address (which fails harmlessly when the launcher
  *     already listens there), so hand-started processes with those variables work too.
@@ -58,18 +60,24 @@ static const char *job_id(char *buf, size_t cap) {
 
 int so_comm_init_from_env(so_comm **out) {
     *out = NULL;
-    static const char *const sources[][3] = {
-        {"SO_RANK", "SO_WORLD_SIZE", "scaleout (SO_RANK)"},
-        {"RANK", "WORLD_SIZE", "torchrun (RANK/WORLD_SIZE)"},
-        {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "Open MPI (OMPI_COMM_WORLD_*)"},
-        {"PMI_RANK", "PMI_SIZE", "PMI (PMI_RANK/PMI_SIZE)"},
-        {"SLURM_PROCID", "SLURM_NTASKS", "Slurm (SLURM_PROCID/SLURM_NTASKS)"},
+    /* rank, size, local rank, local size (NULL: derived from host ids), description */
+    static const char *const sources[][5] = {
+        {"SO_RANK", "SO_WORLD_SIZE", "SO_LOCAL_RANK", "SO_LOCAL_WORLD_SIZE", "scaleout (SO_RANK)"},
+        {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "torchrun (RANK/WORLD_SIZE)"},
+        {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+         "OMPI_COMM_WORLD_LOCAL_SIZE", "Open MPI (OMPI_COMM_WORLD_*)"},
+        {"PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "PMI (PMI_RANK/PMI_SIZE)"},
+        {"SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", NULL, "Slurm (SLURM_PROCID/SLURM_NTASKS)"},
     };
-    int rank = 0, size = 1;
+    int rank = 0, size = 1, local_rank = -1, local_size = -1;
     const char *src = "nothing set: a group of one";
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
         if (env_int(sources[i][0], &rank) && env_int(sources[i][1], &size)) {
-            src = sources[i][2];
+            src = sources[i][4];
+            if (!env_int(sources[i][2], &local_rank) || !sources[i][3] ||
+                !env_int(sources[i][3], &local_size)) {
+                local_rank = local_size = -1;
+            }
             break;
         }
         rank = 0;
@@ -121,6 +129,8 @@ int so_comm_init_from_env(so_comm **out) {
         cfg.size = size;
         cfg.store = store;
         cfg.timeout_ms = timeout_ms;
+        cfg.local_rank = local_rank;
+        cfg.local_size = local_size;
         rc = so_comm_create(&cfg, &c);
     }
     if (rc < 0) {

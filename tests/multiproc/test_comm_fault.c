@@ -340,6 +340,9 @@ static int t_init_from_env_mpi(void) {
             snprintf(b, sizeof b, "%d", r);
             setenv("OMPI_COMM_WORLD_RANK", b, 1);
             setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+            snprintf(b, sizeof b, "%d", 1 - r); /* the launcher's local rank wins */
+            setenv("OMPI_COMM_WORLD_LOCAL_RANK", b, 1);
+            setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
             setenv("SO_JOB_ID", job, 1);
             unsetenv("MASTER_ADDR");
             unsetenv("RANK");
@@ -351,6 +354,10 @@ static int t_init_from_env_mpi(void) {
                 exit(1);
             }
             int v = r, w = -1;
+            if (so_comm_local_rank(c) != 1 - r || so_comm_local_size(c) != 2) {
+                fprintf(stderr, "rank %d: local rank %d, want %d\n", r, so_comm_local_rank(c), 1 - r);
+                exit(1);
+            }
             rc = so_sendrecv(c, &v, 4, 1 - r, &w, 4, 1 - r, 0);
             so_comm_destroy(c);
             exit(rc == SO_OK && w == 1 - r ? 0 : 1);
