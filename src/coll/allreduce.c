@@ -22,6 +22,8 @@ static allreduce_fn algorithm(so_algo a) {
         return so__allreduce_tree;
     case SO_ALGO_RING:
         return so__allreduce_ring;
+    case SO_ALGO_HIER:
+        return so__allreduce_hier;
     default:
         return so__allreduce_hd;
     }

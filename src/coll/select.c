@@ -23,7 +23,8 @@
  * network set SO_ALGO=ring if that matters.) The choice depends only on the model, K and n, which
  * are the same on every rank, so every rank picks the same algorithm; the algorithm id travels
  * in every message header, so a rank that picked differently is caught as a desync.
- * Overrides: opts->algo, then SO_ALGO (ignored for a collective it does not apply to).
+ * Overrides: opts->algo, then SO_ALGO (ignored for a collective it does not apply to). The
+ * two-level all-reduce (hier) is never chosen by the model, which prices one kind of link.
  */
 #include <math.h>
 #include <stdio.h>
@@ -212,7 +213,7 @@ static so_algo applies(int kind, so_algo want) {
     switch (kind) {
     case SO__KIND_ALLREDUCE:
         return (want == SO_ALGO_NAIVE || want == SO_ALGO_TREE || want == SO_ALGO_RING ||
-                want == SO_ALGO_HD)
+                want == SO_ALGO_HD || want == SO_ALGO_HIER)
                    ? want
                    : SO_ALGO_AUTO;
     case SO__KIND_REDUCE_SCATTER:

@@ -18,6 +18,7 @@ static const so_param_info params[] = {
     {"SO_TCP_BIND_ADDR", "", "Address the tcp transport listens on (default: all interfaces)."},
     {"SO_TCP_ADVERTISE_ADDR", "", "Address other ranks use to reach this one (default: MASTER_ADDR's route, or 127.0.0.1)."},
     {"SO_TCP_SOCKBUF", "4194304", "Socket send and receive buffer size for the tcp transport, in bytes."},
+    {"SO_COLL_NODE_SIZE", "0", "Ranks per node for the hierarchical all-reduce (0 = the real hosts); lets one machine stand in for several nodes."},
     {"SO_COLL_CHUNK_BYTES", "1M", "Chunk size of pipelined collectives (ring all-reduce blocks, chain broadcast)."},
     {"SO_JOB_ID", "", "Job id that names the file store /dev/shm/scaleout-<id> when ranks meet without MASTER_ADDR (default: from Open MPI or Slurm)."},
     {"SO_ALPHA_BETA", "", "Calibrated alpha-beta model for the selector as 'alpha_us,GBps' (default: measure once per group)."},

@@ -19,8 +19,9 @@
 
 #define TIMEOUT_MS 60000
 
-static const so_algo ar_algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD};
-enum { N_AR_ALGOS = 4 };
+static const so_algo ar_algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD,
+                                   SO_ALGO_HIER};
+enum { N_AR_ALGOS = 5 };
 
 /* ---- inputs and references ---- */
 
@@ -182,6 +183,7 @@ static int matrix_rank(so_comm *c, int rank, void *arg) {
 
 static int matrix(const char *tp, int k) {
     setenv("SO_COLL_CHUNK_BYTES", "8K", 1); /* so 65539 floats pipeline in chunks */
+    setenv("SO_COLL_NODE_SIZE", "2", 1);    /* hier: nodes of 2 ranks (the last may have 1) */
     return so_test_ranks(k, tp, matrix_rank, NULL, TIMEOUT_MS);
 }
 
@@ -260,6 +262,7 @@ static int ops_rank(so_comm *c, int rank, void *arg) {
 }
 
 static int t_ops_dtypes(void) {
+    setenv("SO_COLL_NODE_SIZE", "2", 1);
     return so_test_ranks(3, "auto", ops_rank, NULL, TIMEOUT_MS);
 }
 
@@ -688,6 +691,31 @@ static int counters_rank(so_comm *c, int rank, void *arg) {
         CHECK_EQ_INT(ct.bytes_sent, 2 * (uint64_t)(k - 1) * nb / (uint64_t)k);
     }
 
+    /* hier, nodes of 2 ranks: only leaders (even ranks) talk across nodes, n/H-byte blocks of
+     * a ring among the H leaders; the other rank of a node talks only to its leader. */
+    so_coll_opts hier = {.algo = SO_ALGO_HIER};
+    int h = (k + 1) / 2;
+    so_comm_counters_reset(c);
+    CHECK_OK(so_allreduce_ex(c, in, out, n, SO_F32, SO_SUM, &hier));
+    if (rank % 2) {
+        so_comm_counters_peer(c, rank - 1, &ct);
+        CHECK_EQ_INT(ct.bytes_sent, nb);
+        CHECK_EQ_INT(ct.bytes_recv, nb);
+    } else {
+        uint64_t cross = 0;
+        for (int q = 0; q < k; q++) {
+            so_comm_counters pc;
+            so_comm_counters_peer(c, q, &pc);
+            if (q / 2 != rank / 2) {
+                cross += pc.bytes_sent;
+            }
+        }
+        /* 2(H-1) blocks of n/H elements, rounded either way */
+        CHECK(cross >= 2 * (uint64_t)(h - 1) * (n / (size_t)h) * 4);
+        CHECK(cross <= 2 * (uint64_t)(h - 1) * (n / (size_t)h + 1) * 4);
+    }
+    CHECK(same_everywhere(c, out, n * 4) == 0);
+
     so_comm_counters_reset(c);
     CHECK_OK(so_reduce_scatter_ex(c, in, out, n / (size_t)k, SO_F32, SO_SUM, &ring));
     so_comm_counters_get(c, &ct);
@@ -705,6 +733,7 @@ static int counters_rank(so_comm *c, int rank, void *arg) {
 }
 
 static int t_counters(void) {
+    setenv("SO_COLL_NODE_SIZE", "2", 1);
     CHECK_OK(so_test_ranks(4, "auto", counters_rank, NULL, TIMEOUT_MS));
     return so_test_ranks(5, "auto", counters_rank, NULL, TIMEOUT_MS);
 }
