@@ -21,7 +21,7 @@ static const so_param_info params[] = {
     {"SO_COLL_NODE_SIZE", "0", "Ranks per node for the hierarchical all-reduce (0 = the real hosts); lets one machine stand in for several nodes."},
     {"SO_COLL_CHUNK_BYTES", "1M", "Chunk size of pipelined collectives (ring all-reduce blocks, chain broadcast)."},
     {"SO_JOB_ID", "", "Job id that names the file store /dev/shm/scaleout-<id> when ranks meet without MASTER_ADDR (default: from Open MPI or Slurm)."},
-    {"SO_ALPHA_BETA", "", "Calibrated alpha-beta model for the selector as 'alpha_us,GBps' (default: measure once per group)."},
+    {"SO_ALPHA_BETA", "", "Alpha-beta model for the collective selector as 'alpha_us,GBps' (default: so_coll_calibrate's fit when run, else a per-transport default)."},
     {"SO_PROGRESS", "auto", "Progress lines on stderr: auto (only on a terminal), 1 (always) or 0 (never)."},
     {"SO_ML_THREADS", "0", "Threads of the ml pool that runs model kernels and GEMMs (0 = online CPUs; use 1 per rank when ranks share a host)."},
     {"SO_ML_SPIN_NS", "50000", "How long an idle ml pool thread spins before sleeping, in nanoseconds."},
