@@ -6,7 +6,9 @@
  * deadline passes, then kills the whole process group, prints each failing rank (exit code or
  * signal) and removes the directory.
  * A transport that is not built (so_comm_create returns SO_ENOTSUP) makes the ranks exit 77,
- * and the whole call returns SO_TEST_SKIP.
+ * and the whole call returns SO_TEST_SKIP. With SO_TEST_HOSTS=h in the environment the ranks
+ * pretend to sit on h hosts (consecutive blocks, through SO_HOST_ID), so multi-host paths (shm
+ * inside a host, tcp across) run on one machine.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -22,6 +24,13 @@
 static int child(int rank, int n, const char *dir, const char *transport, so_test_rank_fn fn,
                  void *arg) {
     so_log_set_rank(rank);
+    /* SO_TEST_HOSTS=h pretends the ranks run on h hosts (consecutive blocks of ranks). */
+    const char *hosts = getenv("SO_TEST_HOSTS");
+    if (hosts && atoi(hosts) > 1) {
+        char id[32];
+        snprintf(id, sizeof id, "testhost%d", rank * atoi(hosts) / n);
+        setenv("SO_HOST_ID", id, 1);
+    }
     so_store *store = NULL;
     int rc = so_store_create_file(dir, &store);
     if (rc < 0) {

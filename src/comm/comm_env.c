@@ -104,8 +104,10 @@ int so_comm_init_from_env(so_comm **out) {
         }
         rc = so_store_create_tcp(maddr, mport, timeout_ms, &store);
         if (rc < 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", so_last_error());
             rc = so__fail(rc, "so_comm_init_from_env: no store at MASTER_ADDR:MASTER_PORT = %s:%d "
-                              "(%s)", maddr, mport, so_last_error());
+                              "(%s)", maddr, mport, why);
         }
     } else {
         char id[160];

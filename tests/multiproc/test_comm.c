@@ -318,7 +318,45 @@ static int async_fn(so_comm *c, int rank, void *arg) {
 }
 static int t_async_tcp(void) { return so_test_ranks(3, "tcp", async_fn, NULL, 60000); }
 
-SO_TEST_MAIN({"ring1_tcp", t_ring1_tcp}, {"ring2_tcp", t_ring2_tcp}, {"ring3_tcp", t_ring3_tcp},
+/* Two pretend hosts of two ranks each with transport auto: shm inside a host, tcp across.
+ * A ring step then has one peer on each transport, so the wait alternates between them. */
+static int mixed_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    int k = so_comm_size(c), right = (rank + 1) % k, left = (rank + k - 1) % k;
+    CHECK_EQ_INT(so_comm_nhosts(c), 2);
+    CHECK_EQ_INT(so_comm_host(c), rank / 2);
+    CHECK_EQ_INT(so_comm_local_rank(c), rank % 2);
+    CHECK_EQ_INT(so_comm_local_size(c), 2);
+    CHECK_EQ_INT(so_comm_host_of(c, 3), 1);
+    CHECK_STR_EQ(so_comm_transport_name(c, rank ^ 1), "shm");
+    CHECK_STR_EQ(so_comm_transport_name(c, (rank + 2) % 4), "tcp");
+    size_t n = (8u << 20) + 5;
+    uint8_t *out = malloc(n), *in = malloc(n);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = pattern(rank, round, i);
+        }
+        /* Alternate directions so both transports carry sends and receives. */
+        int to = round % 2 ? left : right, from = round % 2 ? right : left;
+        CHECK_OK(so_sendrecv(c, out, n, to, in, n, from, round));
+        for (size_t i = 0; i < n; i++) {
+            if (in[i] != pattern(from, round, i)) {
+                SO_TEST_FAIL_("rank %d round %d: byte %zu wrong", rank, round, i);
+            }
+        }
+    }
+    free(out);
+    free(in);
+    return 0;
+}
+static int t_mixed_auto(void) {
+    setenv("SO_TEST_HOSTS", "2", 1);
+    int rc = so_test_ranks(4, "auto", mixed_fn, NULL, 60000);
+    unsetenv("SO_TEST_HOSTS");
+    return rc;
+}
+
+SO_TEST_MAIN({"mixed_auto", t_mixed_auto}, {"ring1_tcp", t_ring1_tcp}, {"ring2_tcp", t_ring2_tcp}, {"ring3_tcp", t_ring3_tcp},
              {"ring4_tcp", t_ring4_tcp}, {"ring8_tcp", t_ring8_tcp}, {"ring2_shm", t_ring2_shm},
              {"ring4_shm", t_ring4_shm}, {"ring3_auto", t_ring3_auto}, {"big_tcp", t_big_tcp},
              {"big_shm", t_big_shm}, {"reduce_tcp", t_reduce_tcp}, {"reduce_shm", t_reduce_shm},

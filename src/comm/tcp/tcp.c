@@ -393,9 +393,10 @@ static int connect_peer(tcp_tp *t, const so__transport_init *in, tcp_peer *p, in
     snprintf(key, sizeof key, "%s/tcp/%d", in->prefix, p->rank);
     int timeout_ms = so__ms_until(in->deadline_ns, 1 << 30);
     int rc = so_store_get(in->store, key, val, sizeof val - 1, &n, timeout_ms);
+    char why[512];
     if (rc < 0) {
-        return so__fail(rc, "tcp transport: rank %d never published its address (%s)", p->rank,
-                        so_last_error());
+        snprintf(why, sizeof why, "%s", so_last_error());
+        return so__fail(rc, "tcp transport: rank %d never published its address (%s)", p->rank, why);
     }
     val[n < sizeof val ? n : sizeof val - 1] = 0;
     char host[256];
@@ -405,8 +406,8 @@ static int connect_peer(tcp_tp *t, const so__transport_init *in, tcp_peer *p, in
     }
     rc = so__net_connect(host, port, sockbuf, in->deadline_ns, &p->fd);
     if (rc < 0) {
-        return so__fail(rc, "tcp transport: cannot connect to rank %d at %s:%d (%s)", p->rank, host,
-                        port, so_last_error());
+        snprintf(why, sizeof why, "%s", so_last_error());
+        return so__fail(rc, "tcp transport: cannot reach rank %d: %s", p->rank, why);
     }
     hello h = {HELLO_MAGIC, t->rank, {0}};
     snprintf(h.prefix, sizeof h.prefix, "%s", in->prefix);
