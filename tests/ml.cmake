@@ -5,7 +5,7 @@
 option(SO_NATIVE "Build the ml kernels with -march=native" ON)
 get_target_property(so_ml_kind so_ml TYPE)
 if(NOT so_ml_kind STREQUAL "INTERFACE_LIBRARY")
-  target_compile_options(so_ml PRIVATE -O3 -fno-math-errno)
+  target_compile_options(so_ml PRIVATE -O3 -fno-math-errno -fno-trapping-math -ffp-contract=fast -fopenmp-simd)
   if(SO_NATIVE)
     target_compile_options(so_ml PRIVATE -march=native)
   endif()

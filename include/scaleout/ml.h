@@ -61,11 +61,14 @@ typedef struct so_param_view {
     int no_decay; /* 1 for biases and norm gains (nanoGPT's no-decay group), 0 otherwise */
 } so_param_view;
 
-/* A model's arenas: params and grads have n floats each; views[0..nviews) tile [0, n) in order. */
+/* A model's arenas: params and grads have n floats each. views[0..nviews) are in offset order,
+ * each starting on a 16-float (64-byte) boundary; the padding between two views (only when a
+ * numel is not a multiple of 16) holds zeros with zero gradients. count = sum of numel. */
 typedef struct so_param_set {
     float *params;
     float *grads;
     size_t n;
+    size_t count;
     const so_param_view *views;
     int nviews;
 } so_param_set;
@@ -230,6 +233,9 @@ const float *so_gpt_logits(const so_gpt *m);
  * received activation into so_gpt_residual(m, first) before running its blocks, and a received
  * gradient into so_gpt_dresidual(m, last+1) before running their backward. */
 int so_gpt_embed_forward(so_gpt *m, const int32_t *tokens, int B, int T);
+/* Sets B,T (and the tokens, NULL allowed, used by embed backward) without computing the
+ * embedding: for a pipeline stage that starts at a later block. */
+int so_gpt_begin(so_gpt *m, const int32_t *tokens, int B, int T);
 int so_gpt_block_forward(so_gpt *m, int l);
 int so_gpt_head_forward(so_gpt *m, const int32_t *targets, float *loss);
 int so_gpt_head_backward(so_gpt *m);
@@ -268,6 +274,7 @@ const float *so_linreg_output(const so_linreg *m);
 
 /* Binary logistic regression p = sigmoid(x w + b), loss = mean binary cross-entropy. */
 typedef struct so_logreg so_logreg;
+/* Weights start at zero. */
 int so_logreg_create(int in_dim, int max_batch, so_logreg **out);
 void so_logreg_destroy(so_logreg *m);
 const so_param_set *so_logreg_params(const so_logreg *m);
