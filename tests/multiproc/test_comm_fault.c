@@ -439,7 +439,7 @@ static int t_stray_connection(void) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &sa.sin_addr);
     CHECK_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    char junk[128];
+    char junk[208]; /* sizeof the hello in src/comm/tcp/tcp.c */
     memset(junk, 'x', sizeof junk); /* right size for a hello, wrong magic and prefix */
     CHECK_EQ_INT(write(fd, junk, sizeof junk), (long long)sizeof junk);
     char b;

@@ -43,7 +43,7 @@
 typedef struct hello {
     uint32_t magic;
     int32_t rank;
-    char prefix[120];
+    char prefix[200]; /* the group prefix (so_comm keeps it shorter than this) */
 } hello;
 
 typedef struct tcp_peer {
