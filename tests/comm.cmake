@@ -1,7 +1,7 @@
 # Tests of the process group (src/comm): the stores, point-to-point over every transport, and
 # the failure model. Multi-process cases fork their ranks through tests/so_test_ranks.c.
 so_add_test(NAME store SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_store.c LIBS so_comm
-            CASES file tcp malformed_frame LABELS unit tsan TIMEOUT 60)
+            CASES file tcp malformed_frame random_frames LABELS unit tsan TIMEOUT 60)
 so_add_test(NAME comm SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_comm.c
             ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c LIBS so_comm
             CASES ring1_tcp ring2_tcp ring3_tcp ring4_tcp ring8_tcp ring2_shm ring4_shm ring3_auto

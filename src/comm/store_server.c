@@ -278,8 +278,11 @@ static void *serve(void *arg) {
             short ev = 0;
             if (!c->waiting) {
                 ev |= POLLIN;
-            } else if (c->wait_deadline < next) {
-                next = c->wait_deadline;
+            } else {
+                ev |= POLLRDHUP; /* a parked client that hangs up is dropped at once */
+                if (c->wait_deadline < next) {
+                    next = c->wait_deadline;
+                }
             }
             if (c->out_len > c->out_off) {
                 ev |= POLLOUT;
@@ -303,6 +306,10 @@ static void *serve(void *arg) {
             client *c = s->clients[i];
             short re = r > 0 ? pf[i + 2].revents : 0;
             int bad = 0;
+            if (c->waiting && (re & (POLLRDHUP | POLLHUP | POLLERR))) {
+                drop(s, i);
+                continue;
+            }
             if (re & (POLLIN | POLLHUP | POLLERR)) {
                 if (c->in_cap - c->in_len < 65536) {
                     size_t cap = c->in_cap * 2 > c->in_len + 65536 ? c->in_cap * 2 : c->in_len + 65536;

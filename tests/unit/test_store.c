@@ -182,4 +182,65 @@ static int t_malformed_frame(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"file", t_file}, {"tcp", t_tcp}, {"malformed_frame", t_malformed_frame})
+static int count_fds(void) {
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        return -1;
+    }
+    while (readdir(d)) {
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Random frames (a seeded xorshift): some pure noise, some with the right magic and random
+ * fields, some valid headers cut short. The server must survive all of them and keep serving. */
+static int t_random_frames(void) {
+    so_store_server *srv;
+    CHECK_OK(so_store_server_start("127.0.0.1", 0, &srv));
+    int port = so_store_server_port(srv);
+    int fds_before = count_fds();
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 300; i++) {
+        uint32_t buf[64];
+        for (int j = 0; j < 64; j++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[j] = (uint32_t)x;
+        }
+        if (i % 3 != 0) {
+            buf[0] = 0x534f5331u; /* the right magic */
+            buf[1] %= 6;          /* ops 0..5, some unknown */
+            buf[2] %= 2000;       /* key lengths around the limit */
+            buf[4] = i % 5 == 0 ? 8 : buf[4] % 64;
+            buf[5] = 0;
+        }
+        size_t len = (size_t)(x % sizeof buf) + 1;
+        int fd = raw_connect(port);
+        CHECK(fd >= 0);
+        if (write(fd, buf, len) < 0) {
+            /* The server may already have hung up: that is allowed. */
+        }
+        close(fd);
+    }
+    /* Every one of those connections is closed again on the server's side, including gets
+     * parked with huge timeouts whose client hung up. */
+    int64_t deadline = so_deadline_after_ms(5000);
+    while (count_fds() > fds_before && so_now_ns() < deadline) {
+        so_sleep_ns(10000000);
+    }
+    CHECK_EQ_INT(count_fds(), fds_before);
+    so_store *s;
+    CHECK_OK(so_store_create_tcp("127.0.0.1", port, 2000, &s));
+    int64_t v = 0;
+    CHECK_OK(so_store_add(s, "after", 3, &v));
+    CHECK_EQ_INT(v, 3);
+    so_store_destroy(s);
+    so_store_server_stop(srv);
+    return 0;
+}
+
+SO_TEST_MAIN({"random_frames", t_random_frames}, {"file", t_file}, {"tcp", t_tcp}, {"malformed_frame", t_malformed_frame})
