@@ -10,3 +10,10 @@ if(NOT so_ml_kind STREQUAL "INTERFACE_LIBRARY")
     target_compile_options(so_ml PRIVATE -march=native)
   endif()
 endif()
+
+so_add_test(NAME ml_gradcheck SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_gradcheck.c LIBS so_ml m
+            CASES linear layernorm rmsnorm gelu silu softmax attention attention_gqa embedding
+                  crossentropy gpt gpt_gqa_rms gpt_threads
+            TIMEOUT 60)
+so_add_test(NAME ml_kernels SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_kernels.c LIBS so_ml m
+            CASES sgemm sgemm_c matmul vmath pool_determinism TIMEOUT 60)
