@@ -149,6 +149,12 @@ void so_attention_forward(float *out, float *att, const float *qkv, int B, int T
 /* dqkv (B,T,(NH+2KVH)HS) += gradient; datt is scratch of (T,T) floats (one head at a time). */
 void so_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
                            const float *att, int B, int T, int NH, int KVH, int HS);
+/* Reference versions: one GEMM per (batch, head) on the full T x T square (attention.c). The fast
+ * path above (attention_causal.c) computes only the causal triangle with register-blocked tiles. */
+void so_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int NH,
+                              int KVH, int HS);
+void so_attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv,
+                               const float *att, int B, int T, int NH, int KVH, int HS);
 
 /* Token + position embedding: out (B,T,C) = wte[tokens[b,t]] + wpe[t] (wpe may be NULL).
  * Tokens out of [0,V) are a caller bug (asserted). */

@@ -129,6 +129,36 @@ static int t_vmath(void) {
     return 0;
 }
 
+/* The causal tile kernels against the GEMM-per-head reference: the model's shape (T=128, HS=32)
+ * and odd ones that exercise partial tiles (T=37, HS=12 and 20) with grouped heads. */
+static int attn_vs_ref(int B, int T, int NH, int KVH, int HS) {
+    int R = (NH + 2 * KVH) * HS, C = NH * HS;
+    size_t nq = (size_t)B * T * R, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+    float *qkv = frand(nq), *dout = frand(no);
+    float *o1 = malloc(no * 4), *o2 = malloc(no * 4), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
+    float *d1 = frand(nq), *d2 = malloc(nq * 4), *datt = malloc((size_t)T * T * 4);
+    for (size_t i = 0; i < nq; i++) {
+        d2[i] = d1[i];
+    }
+    so_attention_forward(o1, a1, qkv, B, T, NH, KVH, HS);
+    so_attention_forward_ref(o2, a2, qkv, B, T, NH, KVH, HS);
+    so_attention_backward(d1, datt, dout, qkv, a1, B, T, NH, KVH, HS);
+    so_attention_backward_ref(d2, datt, dout, qkv, a2, B, T, NH, KVH, HS);
+    double eo = relerr(o1, o2, no), ea = relerr(a1, a2, na), ed = relerr(d1, d2, nq);
+    printf("attention B=%d T=%d NH=%d KVH=%d HS=%d: out %.2g att %.2g dqkv %.2g\n", B, T, NH, KVH,
+           HS, eo, ea, ed);
+    free(qkv), free(dout), free(o1), free(o2), free(a1), free(a2), free(d1), free(d2), free(datt);
+    return eo < 1e-5 && ea < 1e-5 && ed < 1e-5 ? 0 : 1;
+}
+
+static int t_attention_fast(void) {
+    CHECK(attn_vs_ref(2, 128, 4, 4, 32) == 0);
+    CHECK(attn_vs_ref(2, 37, 6, 2, 12) == 0);
+    CHECK(attn_vs_ref(1, 37, 4, 1, 20) == 0);
+    CHECK(attn_vs_ref(3, 1, 2, 2, 16) == 0);
+    return 0;
+}
+
 /* The thread pool: a GPT step on 1 and on 2 threads gives the same loss and nearly the same
  * gradients (only the summation order of per-thread gradients differs). */
 static int t_pool_determinism(void) {
@@ -176,4 +206,5 @@ static int t_pool_determinism(void) {
 }
 
 SO_TEST_MAIN({"sgemm", t_sgemm}, {"sgemm_c", t_sgemm_c}, {"matmul", t_matmul},
-             {"vmath", t_vmath}, {"pool_determinism", t_pool_determinism})
+             {"vmath", t_vmath}, {"attention_fast", t_attention_fast},
+             {"pool_determinism", t_pool_determinism})

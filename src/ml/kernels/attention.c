@@ -1,11 +1,11 @@
 /*
- * Causal self-attention with grouped-query heads, forward and backward, as GEMMs per (batch, head).
+ * Reference causal self-attention with grouped-query heads, forward and backward, as GEMMs per
+ * (batch, head); the fast path (attention_causal.c) is tested against it.
  * For query head h (key/value head g = h / (NH/KVH)), with Q, K, V the (T,HS) strided slices of
  * qkv and s = 1/sqrt(HS):
  *   forward:  S = s Q K^T;  P = causal row softmax of S (zero above the diagonal);  Y = P V
  *   backward: dP = dY V^T;  dV += P^T dY;  dS = P (dP - rowsum(dP P));  dQ += s dS K;  dK += s dS^T Q
- * The GEMMs run on the full T x T square (the zero upper triangle of P and dS makes them exact);
- * at T=128, HS=32 an OpenBLAS call beats a hand-written causal loop even doing twice the flops.
+ * The GEMMs run on the full T x T square (the zero upper triangle of P and dS makes them exact).
  * The softmax exponentials use the vectorised exp of vmath.h.
  * Cost: 4 T^2 HS flops per (b,h) forward, 8 T^2 HS backward; memory: P is kept, (B,NH,T,T).
  */
@@ -15,8 +15,8 @@
 #include "vmath.h"
 
 /* out (B,T,NH*HS), att (B,NH,T,T), qkv (B,T,(NH+2*KVH)*HS). */
-void so_attention_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int KVH,
-                          int HS) {
+void so_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int NH,
+                              int KVH, int HS) {
     int R = (NH + 2 * KVH) * HS; /* row stride of qkv */
     int C = NH * HS;             /* row stride of out */
     int group = NH / KVH;
@@ -59,8 +59,8 @@ void so_attention_forward(float *out, float *att, const float *qkv, int B, int T
 }
 
 /* dqkv (B,T,(NH+2KVH)HS) accumulated; datt scratch (T,T); dout (B,T,NH*HS); qkv, att as above. */
-void so_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
-                           const float *att, int B, int T, int NH, int KVH, int HS) {
+void so_attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv,
+                               const float *att, int B, int T, int NH, int KVH, int HS) {
     int R = (NH + 2 * KVH) * HS;
     int C = NH * HS;
     int group = NH / KVH;
