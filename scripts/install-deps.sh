@@ -14,6 +14,7 @@ pkgs=(
   fortunes-min fortunes                    # text corpus
   gnuplot-nox                              # plots
   libzstd-dev libjansson-dev libmicrohttpd-dev libsodium-dev libsqlite3-dev
+  zlib1g-dev                               # .csv.gz datasets (data)
   iproute2 hyperfine
 )
 
