@@ -8,7 +8,7 @@
  */
 #include <math.h>
 
-#include "scaleout/ml.h"
+#include "kernels_internal.h"
 #include "vmath.h"
 
 #define INV_SQRT2 0.70710678118654752f
@@ -22,14 +22,39 @@ void so_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
+/* gelu'(x) = Phi(x) + x phi(x); erf's exp(-x^2/2) is the same exponential phi needs, so the
+ * backward computes one exp per element. */
+static inline float gelu_grad(float x) {
+    float ax = (x < 0.0f ? -x : x) * INV_SQRT2;
+    float e = so__expf(-ax * ax); /* = exp(-x^2 / 2) */
+    float t = 1.0f / (1.0f + 0.3275911f * ax);
+    float y = 1.061405429f;
+    y = y * t - 1.453152027f;
+    y = y * t + 1.421413741f;
+    y = y * t - 0.284496736f;
+    y = y * t + 0.254829592f;
+    float erfa = 1.0f - y * t * e;
+    float cdf = 0.5f * (1.0f + (x < 0.0f ? -erfa : erfa));
+    return cdf + x * INV_SQRT_2PI * e;
+}
+
 void so_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + so__erff(x * INV_SQRT2));
-        float pdf = INV_SQRT_2PI * so__expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
+        dinp[i] += dout[i] * gelu_grad(inp[i]);
     }
+}
+
+void so__gelu_backward_set(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        dinp[i] = dout[i] * gelu_grad(inp[i]);
+    }
+}
+
+static inline float silu_grad(float x) {
+    float s = 1.0f / (1.0f + so__expf(-x));
+    return s * (1.0f + x * (1.0f - s));
 }
 
 void so_silu_forward(float *out, const float *inp, size_t n) {
@@ -43,9 +68,14 @@ void so_silu_forward(float *out, const float *inp, size_t n) {
 void so_silu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float s = 1.0f / (1.0f + so__expf(-x));
-        dinp[i] += dout[i] * s * (1.0f + x * (1.0f - s));
+        dinp[i] += dout[i] * silu_grad(inp[i]);
+    }
+}
+
+void so__silu_backward_set(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        dinp[i] = dout[i] * silu_grad(inp[i]);
     }
 }
 

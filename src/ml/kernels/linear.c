@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "scaleout/ml.h"
+#include "kernels_internal.h"
 
 /* out (N,OC), inp (N,C), weight (OC,C), bias (OC) or NULL. */
 void so_matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
@@ -20,11 +20,12 @@ void so_matmul_forward(float *out, const float *inp, const float *weight, const 
     so_sgemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
-/* dinp (N,C), dweight (OC,C), dbias (OC), dout (N,OC), inp (N,C), weight (OC,C). */
-void so_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, int N, int C, int OC) {
+/* dinp (N,C), dweight (OC,C), dbias (OC), dout (N,OC), inp (N,C), weight (OC,C); dinp is
+ * scaled by beta_in first (1: accumulate, 0: overwrite). */
+static void backward(float *dinp, float beta_in, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC) {
     if (dinp) {
-        so_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+        so_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, beta_in, dinp, C);
     }
     if (dweight) {
         so_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
@@ -37,6 +38,16 @@ void so_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
             }
         }
     }
+}
+
+void so_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, int N, int C, int OC) {
+    backward(dinp, 1.0f, dweight, dbias, dout, inp, weight, N, C, OC);
+}
+
+void so__matmul_backward_set(float *dinp, float *dweight, float *dbias, const float *dout,
+                             const float *inp, const float *weight, int N, int C, int OC) {
+    backward(dinp, 0.0f, dweight, dbias, dout, inp, weight, N, C, OC);
 }
 
 void so_matmul_forward_ref(float *out, const float *inp, const float *weight, const float *bias,

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/kernels_internal.h"
 #include "../kernels/pool.h"
 #include "nn_internal.h"
 
@@ -517,9 +518,8 @@ static void head_bwd_task(void *arg, int tid, int nt) {
     PROF(m, tid, P_HEAD,
          so_crossentropy_backward(dlogits, dlogits, m->targets + r, 1.0f / (float)m->count, N, V));
     float *dlnf = m->dlnf + r * C, *dx = m->dres[L] + r * C;
-    memset(dlnf, 0, (size_t)N * C * sizeof(float));
     PROF(m, tid, P_MATMUL,
-         so_matmul_backward(dlnf, G(g, m->headw), G(g, m->headb), dlogits, m->lnf + r * C,
+         so__matmul_backward_set(dlnf, G(g, m->headw), G(g, m->headb), dlogits, m->lnf + r * C,
                             P(m, m->headw), N, C, V));
     memset(dx, 0, (size_t)N * C * sizeof(float));
     PROF(m, tid, P_NORM,
@@ -550,34 +550,32 @@ static void block_bwd_task(void *arg, int tid, int nt) {
     const float *att = a->att + (size_t)b0 * m->c.heads * T * T;
     float *datt = m->datt + (size_t)tid * T * T;
     size_t nC = (size_t)N * C * sizeof(float);
-    /* MLP: y = mid + fc2(act(fc(ln2(mid)))) */
-    memset(dfcha, 0, (size_t)N * M * sizeof(float));
+    /* MLP: y = mid + fc2(act(fc(ln2(mid)))); input gradients are overwritten, not accumulated */
     PROF(m, tid, P_MATMUL,
-         so_matmul_backward(dfcha, G(g, o->fc2w), G(g, o->fc2b), dy, fcha, P(m, o->fc2w), N, M, C));
-    memset(dfch, 0, (size_t)N * M * sizeof(float));
+         so__matmul_backward_set(dfcha, G(g, o->fc2w), G(g, o->fc2b), dy, fcha, P(m, o->fc2w), N,
+                                 M, C));
     if (m->c.act == SO_ACT_GELU) {
-        PROF(m, tid, P_ACT, so_gelu_backward(dfch, fch, dfcha, (size_t)N * M));
+        PROF(m, tid, P_ACT, so__gelu_backward_set(dfch, fch, dfcha, (size_t)N * M));
     } else {
-        PROF(m, tid, P_ACT, so_silu_backward(dfch, fch, dfcha, (size_t)N * M));
+        PROF(m, tid, P_ACT, so__silu_backward_set(dfch, fch, dfcha, (size_t)N * M));
     }
-    memset(dln, 0, nC);
     PROF(m, tid, P_MATMUL,
-         so_matmul_backward(dln, G(g, o->fcw), G(g, o->fcb), dfch, ln2, P(m, o->fcw), N, C, M));
+         so__matmul_backward_set(dln, G(g, o->fcw), G(g, o->fcb), dfch, ln2, P(m, o->fcw), N, C,
+                                 M));
     memcpy(dmid, dy, nC);
     PROF(m, tid, P_NORM,
          norm_bwd(m, g, dmid, dln, mid, o->ln2w, o->ln2b, a->ln2_mean + r, a->ln2_rstd + r, N));
     /* attention: mid = x + proj(attn(qkv(ln1(x)))) */
-    memset(datty, 0, nC);
     PROF(m, tid, P_MATMUL,
-         so_matmul_backward(datty, G(g, o->projw), G(g, o->projb), dmid, atty, P(m, o->projw), N,
-                            C, C));
+         so__matmul_backward_set(datty, G(g, o->projw), G(g, o->projb), dmid, atty,
+                                 P(m, o->projw), N, C, C));
     memset(dqkv, 0, (size_t)N * Q * sizeof(float));
     PROF(m, tid, P_ATTN,
          so_attention_backward(dqkv, datt, datty, qkv, att, nb, T, m->c.heads, m->c.kv_heads,
                                m->HS));
-    memset(dln, 0, nC);
     PROF(m, tid, P_MATMUL,
-         so_matmul_backward(dln, G(g, o->qkvw), G(g, o->qkvb), dqkv, ln1, P(m, o->qkvw), N, C, Q));
+         so__matmul_backward_set(dln, G(g, o->qkvw), G(g, o->qkvb), dqkv, ln1, P(m, o->qkvw), N,
+                                 C, Q));
     memcpy(dx, dmid, nC);
     PROF(m, tid, P_NORM,
          norm_bwd(m, g, dx, dln, x, o->ln1w, o->ln1b, a->ln1_mean + r, a->ln1_rstd + r, N));
