@@ -907,6 +907,64 @@ static int t_desync(void) {
     return so_test_ranks(2, "auto", desync_rank, &symmetric, 20000);
 }
 
+/* ---- several pretend hosts: shm inside a host, tcp across; hier on real host boundaries ---- */
+
+static int multihost_rank(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    int k = so_comm_size(c);
+    CHECK_EQ_INT(so_comm_nhosts(c), 2);
+    for (int q = 0; q < k; q++) {
+        const char *want = q == rank ? "self" : q / 3 == rank / 3 ? "shm" : "tcp";
+        CHECK_STR_EQ(so_comm_transport_name(c, q), want);
+    }
+    so_alpha_beta ab;
+    CHECK_EQ_INT(so_coll_get_alpha_beta(c, &ab), 2); /* the tcp default: a peer is remote */
+    CHECK_NEAR(ab.alpha_s, 30e-6, 1e-12);
+    size_t n = 6 * 1001;
+    float *in = malloc(n * 4), *out = malloc(n * 4), *ref = malloc(n * 4);
+    for (int a = 0; a < N_AR_ALGOS; a++) {
+        so_coll_opts o = {.algo = ar_algos[a]};
+        fill(SO_F32, SO_SUM, in, n, rank, 40 + a);
+        reference(SO_F32, SO_SUM, ref, n, k, 40 + a);
+        so_comm_counters_reset(c);
+        CHECK_OK(so_allreduce_ex(c, in, out, n, SO_F32, SO_SUM, &o));
+        if (memcmp(out, ref, n * 4) != 0) {
+            SO_TEST_FAIL_("allreduce %s across hosts is wrong", so_algo_name(ar_algos[a]));
+        }
+        if (ar_algos[a] == SO_ALGO_HIER) { /* only the leaders 0 and 3 cross hosts */
+            for (int q = 0; q < k; q++) {
+                so_comm_counters pc;
+                so_comm_counters_peer(c, q, &pc);
+                if (q / 3 != rank / 3 && !(rank % 3 == 0 && q % 3 == 0)) {
+                    CHECK_EQ_INT(pc.bytes_sent + pc.bytes_recv, 0);
+                }
+            }
+        }
+        CHECK(same_everywhere(c, out, n * 4) == 0);
+    }
+    so_coll_opts ring = {.algo = SO_ALGO_RING}, hd = {.algo = SO_ALGO_HD};
+    fill(SO_F32, SO_SUM, in, n, rank, 50);
+    reference(SO_F32, SO_SUM, ref, n, k, 50);
+    CHECK_OK(so_reduce_scatter_ex(c, in, out, n / 6, SO_F32, SO_SUM, &ring));
+    CHECK_MEM_EQ(out, ref + (size_t)rank * (n / 6), (n / 6) * 4);
+    CHECK_OK(so_reduce_scatter_ex(c, in, out, n / 6, SO_F32, SO_SUM, &hd));
+    CHECK_MEM_EQ(out, ref + (size_t)rank * (n / 6), (n / 6) * 4);
+    CHECK_OK(so_allgather_ex(c, ref + (size_t)rank * (n / 6), out, n / 6, SO_F32, &hd));
+    CHECK_MEM_EQ(out, ref, n * 4);
+    CHECK_OK(so_bcast_ex(c, ref, n, SO_F32, 4, &ring));
+    CHECK_OK(so_alltoall(c, in, out, n / 6, SO_F32));
+    CHECK_OK(so_barrier(c));
+    free(in);
+    free(out);
+    free(ref);
+    return 0;
+}
+
+static int t_multihost(void) {
+    setenv("SO_TEST_HOSTS", "2", 1);
+    return so_test_ranks(6, "auto", multihost_rank, NULL, TIMEOUT_MS);
+}
+
 SO_TEST_MAIN({"matrix_tcp_1", t_matrix_tcp_1}, {"matrix_tcp_2", t_matrix_tcp_2},
              {"matrix_tcp_3", t_matrix_tcp_3}, {"matrix_tcp_4", t_matrix_tcp_4},
              {"matrix_tcp_5", t_matrix_tcp_5}, {"matrix_tcp_8", t_matrix_tcp_8},
@@ -919,4 +977,4 @@ SO_TEST_MAIN({"matrix_tcp_1", t_matrix_tcp_1}, {"matrix_tcp_2", t_matrix_tcp_2},
              {"subgroups", t_subgroups}, {"nonblocking", t_nonblocking},
              {"counters", t_counters}, {"model_golden", t_model_golden},
              {"selector", t_selector}, {"alpha_beta_knob", t_alpha_beta_knob}, {"edge", t_edge},
-             {"desync", t_desync})
+             {"desync", t_desync}, {"multihost", t_multihost})
