@@ -1,14 +1,16 @@
 /*
  * `scaleout bench gpt-step [--steps 20] [--warmup 3] [--batch 16] [--threads N] [--profile]
- * [--gemm] [--json]`: training throughput of the tiny GPT (vocab 256, T=128, L=4, d=128, 4 heads,
- * AdamW lr 1e-3 betas 0.9/0.95 wd 0.1), the same model, data and step as the PyTorch peer
- * ../shared/peers/src/tiny_gpt_train.py (perf-anchors.md §7: 14,500 tokens/s at its best set-up).
+ * [--gemm] [--optim lib|local] [--json]`: training throughput of the tiny GPT (vocab 256, T=128,
+ * L=4, d=128, 4 heads, AdamW lr 1e-3 betas 0.9/0.95 wd 0.1), the same model, data and step as the
+ * PyTorch peer ../shared/peers/src/tiny_gpt_train.py (perf-anchors.md §7: 14,500 tokens/s at its
+ * best set-up on this machine kind).
  *
- * A step is forward + cross-entropy + zero_grad + backward + AdamW over the flat arrays. The AdamW
- * here is a minimal serial loop of torch's update rule (decay on every tensor, like the peer), so
- * the benchmark does not depend on the optimizer library. Data: random windows (fixed seed) of the
- * bytes of /usr/share/common-licenses (every file but *.gz), as the peer. Throughput = B*T*steps / wall time of the
- * timed steps, after warm-up steps; model GFLOP/s uses the peer's 6 N_nonembed + 12 L T d.
+ * A step is forward + cross-entropy + zero_grad + backward + AdamW over the flat arrays, with
+ * decay on every tensor like the peer: by default the library's so_optim AdamW (src/ml/optim);
+ * --optim local uses a minimal element-wise AdamW split over the ml pool (the same rule). Data:
+ * random windows (fixed seed) of the bytes of /usr/share/common-licenses (every file but *.gz),
+ * as the peer. Throughput = B*T*steps / wall time of the timed steps, after warm-up steps; model
+ * GFLOP/s uses the peer's 6 N_nonembed + 12 L T d flops per token.
  * --profile prints the time per kernel class (SO_ML_PROFILE=1). --gemm adds GEMM GFLOP/s of the
  * ml path (rows split over the ml pool, one OpenBLAS thread each), cblas_sgemm called directly
  * with OpenBLAS's own threads, and the plain C fallback, on the model's shapes and on 1024^3.
@@ -21,6 +23,7 @@
 #include "cli.h"
 #include "ml/kernels/pool.h"
 #include "scaleout/ml.h"
+#include "scaleout/optim.h"
 #if SO_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -74,23 +77,40 @@ static unsigned char *load_text(size_t *n) {
 }
 
 typedef struct adamw {
-    float *m, *v;
+    float *m, *v, *p;
+    const float *g;
     size_t n;
     int64_t t;
     float lr, b1, b2, eps, wd;
+    float step, rb2, decay; /* per-step constants */
 } adamw;
 
+/* torch.optim.AdamW's update on elements [lo, hi) of the flat arrays. */
+static void adamw_part(void *arg, int tid, int nt) {
+    adamw *o = arg;
+    size_t chunk = (o->n + (size_t)nt - 1) / (size_t)nt, lo = (size_t)tid * chunk;
+    size_t hi = lo + chunk < o->n ? lo + chunk : o->n;
+    float *m = o->m, *v = o->v, *p = o->p;
+    const float *g = o->g;
+    for (size_t i = lo; i < hi; i++) {
+        float mi = o->b1 * m[i] + (1.0f - o->b1) * g[i];
+        float vi = o->b2 * v[i] + (1.0f - o->b2) * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * o->decay - o->step * mi / (sqrtf(vi) * o->rb2 + o->eps);
+    }
+}
+
+/* One AdamW step split over the ml pool (element-wise: the same result for any split). */
 static void adamw_step(adamw *o, float *p, const float *g) {
     o->t++;
     float bc1 = 1.0f - powf(o->b1, (float)o->t), bc2 = 1.0f - powf(o->b2, (float)o->t);
-    float step = o->lr / bc1, rb2 = 1.0f / sqrtf(bc2), decay = 1.0f - o->lr * o->wd;
-    for (size_t i = 0; i < o->n; i++) {
-        float mi = o->b1 * o->m[i] + (1.0f - o->b1) * g[i];
-        float vi = o->b2 * o->v[i] + (1.0f - o->b2) * g[i] * g[i];
-        o->m[i] = mi;
-        o->v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) * rb2 + o->eps);
-    }
+    o->step = o->lr / bc1;
+    o->rb2 = 1.0f / sqrtf(bc2);
+    o->decay = 1.0f - o->lr * o->wd;
+    o->p = p;
+    o->g = g;
+    so__ml_parallel(adamw_part, o);
 }
 
 /* ---- GEMM comparison ---- */
@@ -121,8 +141,8 @@ static double time_gemm(int which, gemm_job *j) {
             so__ml_parallel(gemm_rows, j);
         } else if (which == 1) {
 #if SO_HAVE_OPENBLAS
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->N, j->OC, j->K, 1.0f, j->a, j->K,
-                        j->w, j->K, 0.0f, j->c, j->OC);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->N, j->OC, j->K, 1.0f, j->a,
+                        j->K, j->w, j->K, 0.0f, j->c, j->OC);
 #endif
         } else {
             so_sgemm_c(0, 1, j->N, j->OC, j->K, 1.0f, j->a, j->K, j->w, j->K, 0.0f, j->c, j->OC);
@@ -175,7 +195,7 @@ static void bench_gemm(int threads) {
 }
 
 static int bench_gpt_step(int argc, char **argv) {
-    int steps = 20, warmup = 3, B = 16, threads = 0, profile = 0, gemm = 0, json = 0;
+    int steps = 20, warmup = 3, B = 16, threads = 0, profile = 0, gemm = 0, json = 0, use_lib = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
             steps = atoi(argv[++i]);
@@ -189,11 +209,13 @@ static int bench_gpt_step(int argc, char **argv) {
             profile = 1;
         } else if (!strcmp(argv[i], "--gemm")) {
             gemm = 1;
+        } else if (!strcmp(argv[i], "--optim") && i + 1 < argc) {
+            use_lib = strcmp(argv[++i], "local") != 0;
         } else if (!strcmp(argv[i], "--json")) {
             json = 1;
         } else {
             printf("usage: scaleout bench gpt-step [--steps 20] [--warmup 3] [--batch 16] "
-                   "[--threads N] [--profile] [--gemm] [--json]\n"
+                   "[--threads N] [--profile] [--gemm] [--optim lib|local] [--json]\n"
                    "Training tokens/s of the tiny GPT (forward+backward+AdamW), the workload of\n"
                    "../shared/peers/src/tiny_gpt_train.py; --gemm adds GEMM GFLOP/s.\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
@@ -220,7 +242,8 @@ static int bench_gpt_step(int argc, char **argv) {
         return 1;
     }
     int T = c.ctx, nsteps = warmup + steps;
-    int32_t *x = malloc(sizeof(int32_t) * B * T * nsteps), *y = malloc(sizeof(int32_t) * B * T * nsteps);
+    int32_t *x = malloc(sizeof(int32_t) * B * T * nsteps);
+    int32_t *y = malloc(sizeof(int32_t) * B * T * nsteps);
     uint64_t rs = 0;
     for (int s = 0; s < nsteps * B; s++) {
         rs = rs * 6364136223846793005ull + 1442695040888963407ull;
@@ -230,8 +253,18 @@ static int bench_gpt_step(int argc, char **argv) {
             y[(size_t)s * T + t] = text[off + t + 1];
         }
     }
-    adamw opt = {calloc(ps->n, sizeof(float)), calloc(ps->n, sizeof(float)), ps->n, 0, 1e-3f,
-                 0.9f, 0.95f, 1e-8f, 0.1f};
+    adamw opt = {.m = calloc(ps->n, sizeof(float)), .v = calloc(ps->n, sizeof(float)), .n = ps->n,
+                 .lr = 1e-3f, .b1 = 0.9f, .b2 = 0.95f, .eps = 1e-8f, .wd = 0.1f};
+    so_optim *lib = NULL; /* the library's AdamW (src/ml/optim) unless --optim local */
+    if (use_lib) {
+        so_optim_config oc;
+        so_optim_config_default(SO_OPTIM_ADAMW, &oc);
+        oc.lr = 1e-3f;
+        oc.beta1 = 0.9f;
+        oc.beta2 = 0.95f;
+        oc.weight_decay = 0.1f;
+        SO_CHECK(so_optim_create(&oc, ps->n, NULL, 0, &lib));
+    }
     double t0 = 0, tf = 0, tb = 0, to = 0;
     float first = 0, last = 0;
     for (int s = 0; s < nsteps; s++) {
@@ -247,7 +280,11 @@ static int bench_gpt_step(int argc, char **argv) {
         so_gpt_zero_grad(m);
         SO_CHECK(so_gpt_backward(m));
         double cc = so_now_s();
-        adamw_step(&opt, ps->params, ps->grads);
+        if (lib) {
+            SO_CHECK(so_optim_step(lib, ps->params, ps->grads));
+        } else {
+            adamw_step(&opt, ps->params, ps->grads);
+        }
         double d = so_now_s();
         tf += b - a;
         tb += cc - b;
@@ -265,7 +302,8 @@ static int bench_gpt_step(int argc, char **argv) {
            tf / steps * 1e3, tb / steps * 1e3, to / steps * 1e3, tok_s * flops_tok * 1e-9, first,
            last);
     if (json) {
-        printf("{\"bench\": \"ours_gpt\", \"case\": \"gpt L=4 d=128 h=4 T=128 B=%d threads=%d ml\", "
+        printf("{\"bench\": \"ours_gpt\", "
+               "\"case\": \"gpt L=4 d=128 h=4 T=128 B=%d threads=%d ml\", "
                "\"metric\": \"tokens_per_s\", \"unit\": \"tokens/s\", \"value\": %.1f}\n",
                B, threads, tok_s);
     }
@@ -282,6 +320,7 @@ static int bench_gpt_step(int argc, char **argv) {
     if (gemm) {
         bench_gemm(threads);
     }
+    so_optim_destroy(lib);
     free(opt.m);
     free(opt.v);
     free(x);
