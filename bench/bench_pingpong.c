@@ -20,7 +20,7 @@
 #include "cli.h"
 
 typedef struct pp_cfg {
-    int nranks, calibrate, iters, warmup;
+    int nranks, calibrate, iters, warmup, osu;
     double budget;
     const char *transport, *json, *label;
     so_bench_sweep sw;
@@ -94,7 +94,11 @@ static int pp_rank_main(const pp_cfg *cfg) {
         goto done;
     }
     memset(buf, 1, maxb);
-    if (r == 0) {
+    if (r == 0 && cfg->osu) {
+        /* The layout of OSU's osu_latency, which scripts that parse it expect. */
+        printf("# OSU MPI Latency Test (scaleout bench pingpong, %s)\n# Size          Latency (us)\n",
+               so_comm_transport_name(c, 1));
+    } else if (r == 0) {
         printf("# ping-pong rank 0 <-> rank 1 (%s, %s): one-way time = half the round trip\n",
                label, so_comm_transport_name(c, 1));
         printf("#%11s %10s %10s %8s %12s\n", "size(B)", "lat_us", "min_us", "iters", "bw(GB/s)");
@@ -124,8 +128,12 @@ static int pp_rank_main(const pp_cfg *cfg) {
             double med = so_bench_median(times, iters) / 2, mn = times[0] / 2;
             sizes[npts] = (double)S;
             halfs[npts] = med;
-            printf(" %11zu %10.2f %10.2f %8d %12.4f\n", S, med * 1e6, mn * 1e6, iters,
-                   (double)S / med / 1e9);
+            if (cfg->osu) {
+                printf("%-10zu%18.2f\n", S, med * 1e6);
+            } else {
+                printf(" %11zu %10.2f %10.2f %8d %12.4f\n", S, med * 1e6, mn * 1e6, iters,
+                       (double)S / med / 1e9);
+            }
             fflush(stdout);
             char sz[32], cas[160], extra[64];
             so_bench_size_label(S, sz, sizeof sz);
@@ -183,9 +191,10 @@ done:
 static void pp_usage(void) {
     printf("usage: scaleout bench pingpong [-n 2] [--transport shm|tcp (shm)] [--min 8]\n"
            "         [--max 16M] [--factor 4 | --step S | --sizes LIST] [--iters N] [--warmup W]\n"
-           "         [--budget SECONDS (0.3)] [--calibrate] [--json FILE] [--label TEXT]\n"
+           "         [--budget SECONDS (0.3)] [--calibrate] [--osu] [--json FILE] [--label TEXT]\n"
            "Half round-trip latency and bandwidth between ranks 0 and 1 per size, then the\n"
-           "least-squares alpha (us) and 1/beta (GB/s) of t = alpha + S*beta.\n");
+           "least-squares alpha (us) and 1/beta (GB/s) of t = alpha + S*beta. --osu prints the\n"
+           "table in osu_latency's layout.\n");
 }
 
 static int bench_pingpong(int argc, char **argv) {
@@ -201,6 +210,10 @@ static int bench_pingpong(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--calibrate")) {
             cfg.calibrate = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--osu")) {
+            cfg.osu = 1;
             continue;
         }
         if ((rc = so_bench_flag_int(argc, argv, &i, "-n", &cfg.nranks)) ||
