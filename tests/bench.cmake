@@ -40,5 +40,11 @@ if(TARGET so_mpi_allreduce)
                      --sizes 8,100,4K,200000 --iters 3 --warmup 1)
     set_tests_properties(bench_smoke.mpi_allreduce PROPERTIES LABELS "mpi" TIMEOUT 60
                          PROCESSORS 2 PASS_REGULAR_EXPRESSION "no wrong elements in all")
+    # `--vs-mpi`: ours, then the peer on the same sizes, then the comparison table.
+    add_test(NAME bench_smoke.vs_mpi
+             COMMAND scaleout bench allreduce -n 2 --transport tcp --sizes 8,4K --iters 3
+                     --warmup 1 --no-model --vs-mpi)
+    set_tests_properties(bench_smoke.vs_mpi PROPERTIES LABELS "mpi" TIMEOUT 60 PROCESSORS 2
+                         PASS_REGULAR_EXPRESSION "ours vs Open MPI.*4KiB")
   endif()
 endif()
