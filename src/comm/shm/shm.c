@@ -538,7 +538,6 @@ int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
     int oversub = nlocal > online_cpus();
     t->spin_ns = oversub ? 0 : so_param_int("SO_SHM_SPIN_NS");
     t->yields = oversub ? 4 : 0;
-    if (getenv("SO_SHM_YIELDS_DEV")) t->yields = atoi(getenv("SO_SHM_YIELDS_DEV"));
     t->peer_of_rank = malloc(sizeof(int) * (size_t)in->size);
     t->peers = calloc((size_t)(in->npeers ? in->npeers : 1), sizeof(shm_peer));
     int rc = SO_OK;
