@@ -3,12 +3,16 @@
  * (test_shm_harness.c): message sizes around the ring size and far beyond it, FIFO order of many
  * messages, both directions at once, receive-reduce against a serial reference, every pair of
  * 3, 4 and 8 ranks (8 oversubscribes the 2-core machine), desync, a peer SIGKILLed mid-transfer,
- * a peer that never sends, interrupt from another thread, and close with transfers pending.
+ * a peer that never sends, interrupt from another thread, close with transfers pending, and the
+ * segment setup's deadline (no rank waits forever for a missing peer, no segment name leaks).
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "so_test.h"
 #include "test_shm_harness.h"
@@ -463,9 +467,78 @@ static int t_interrupt(void) {
     return shm_run(2, rank_interrupt, NULL, 30000, 0);
 }
 
+/* ---- setup: a peer that never opens, a dead peer, a leader that never publishes ---- */
+
+/* Entries of /dev/shm whose name contains tag. */
+static int shm_names_with(const char *tag) {
+    DIR *d = opendir("/dev/shm");
+    if (!d) {
+        return 0;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        n += strstr(e->d_name, tag) != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+static int t_setup_deadline(void) {
+    char dir[] = "/tmp/so_shm_setup.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "shmsetup%d", (int)getpid());
+    so_store *st;
+    CHECK_OK(so_store_create_file(dir, &st));
+    pid_t child = fork();
+    if (child == 0) {
+        so_sleep_ns(3000000000LL); /* alive, but never opens the transport */
+        _exit(0);
+    }
+    int pids[2] = {(int)getpid(), (int)child};
+    int peer1 = 1, peer0 = 0;
+    so__transport *t = NULL;
+    /* As the leader (rank 0): rank 1 never attaches. */
+    so__transport_init in = {.rank = 0, .size = 2, .peers = &peer1, .npeers = 1, .pids = pids,
+                             .store = st, .prefix = prefix,
+                             .deadline_ns = so_deadline_after_ms(400)};
+    int64_t t0 = so_now_ns();
+    CHECK_EQ_INT(so__transport_shm_open(&in, &t), SO_ETIMEDOUT);
+    double waited = (double)(so_now_ns() - t0) * 1e-9;
+    CHECK(waited >= 0.39 && waited < 3.0);
+    CHECK(t == NULL);
+    CHECK_EQ_INT(shm_names_with(prefix), 0); /* the leader unlinked its segment */
+    /* As rank 1: the leader (the child) never publishes the segment name. */
+    int pids_b[2] = {(int)child, (int)getpid()};
+    so__transport_init in_b = {.rank = 1, .size = 2, .peers = &peer0, .npeers = 1, .pids = pids_b,
+                               .store = st, .prefix = "shmsetup-never",
+                               .deadline_ns = so_deadline_after_ms(300)};
+    t0 = so_now_ns();
+    CHECK_EQ_INT(so__transport_shm_open(&in_b, &t), SO_ETIMEDOUT);
+    waited = (double)(so_now_ns() - t0) * 1e-9;
+    CHECK(waited >= 0.25 && waited < 3.0);
+    /* As the leader again, with rank 1 dead (a zombie: not reaped yet): SO_EPEER long before the
+     * deadline. */
+    kill(child, SIGKILL);
+    so_sleep_ns(50000000);
+    in.deadline_ns = so_deadline_after_ms(10000);
+    in.prefix = "shmsetup-dead";
+    t0 = so_now_ns();
+    CHECK_EQ_INT(so__transport_shm_open(&in, &t), SO_EPEER);
+    waited = (double)(so_now_ns() - t0) * 1e-9;
+    CHECK(waited < 2.0);
+    waitpid(child, NULL, 0);
+    so_store_destroy(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    return 0;
+}
+
 SO_TEST_MAIN({"sizes", t_sizes}, {"sizes_small_ring", t_sizes_small_ring}, {"fifo", t_fifo},
              {"bidir", t_bidir}, {"pairs3", t_pairs3}, {"pairs4", t_pairs4}, {"pairs8", t_pairs8},
              {"reduce2", t_reduce2}, {"reduce3", t_reduce3}, {"reduce4", t_reduce4},
              {"desync", t_desync}, {"killed_sender", t_killed_sender},
              {"killed_receiver", t_killed_receiver}, {"timeout", t_timeout},
-             {"interrupt", t_interrupt})
+             {"interrupt", t_interrupt}, {"setup_deadline", t_setup_deadline})
