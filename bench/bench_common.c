@@ -356,6 +356,14 @@ int so_bench_out_open(so_bench_out *o, const char *csv_path, const char *json_pa
                       const char *json2_path, int root) {
     memset(o, 0, sizeof *o);
     o->root = root;
+    o->load1 = -1.0;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &o->load1) != 1) {
+            o->load1 = -1.0;
+        }
+        fclose(la);
+    }
     if (!root) {
         return SO_OK;
     }
@@ -426,8 +434,9 @@ void so_bench_json(so_bench_out *o, const char *bench, const char *cas, const ch
         if (fs[k]) {
             fprintf(fs[k],
                     "{\"bench\":\"%s\",\"case\":\"%s\",\"metric\":\"%s\",\"unit\":\"%s\","
-                    "\"value\":%.6g%s%s}\n",
-                    bench, cas, metric, unit, value, extra && *extra ? "," : "", extra ? extra : "");
+                    "\"value\":%.6g%s%s,\"load1\":%.2f}\n",
+                    bench, cas, metric, unit, value, extra && *extra ? "," : "", extra ? extra : "",
+                    o->load1);
             fflush(fs[k]);
         }
     }

@@ -111,6 +111,7 @@ typedef struct so_bench_out {
     int root;            /* only the root prints */
     const char *title;   /* what the table header names (default: the first row's label) */
     int header_done;
+    double load1;        /* 1-minute load average when the run started (JSON "load1") */
     double busbw_sum;    /* over printed rows, for nccl-tests' "# Avg bus bandwidth" */
     int nrows;
 } so_bench_out;

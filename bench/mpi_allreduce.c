@@ -301,6 +301,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     FILE *json[MAX_JSON] = {0}, *csv = NULL;
+    double load1 = -1.0;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load1) != 1) {
+            load1 = -1.0;
+        }
+        fclose(la);
+    }
     if (rank == 0) {
         for (int j = 0; j < cfg.njson; j++) {
             json[j] = fopen(cfg.json[j], "a");
@@ -424,9 +432,9 @@ int main(int argc, char **argv) {
                 for (int m = 0; m < 4; m++) {
                     fprintf(json[j],
                             "{\"bench\":\"mpi_coll\",\"case\":\"%s np=%d %s %s\",\"metric\":\"%s\","
-                            "\"unit\":\"%s\",\"value\":%.6g,\"iters\":%d,\"ok\":%s}\n",
+                            "\"unit\":\"%s\",\"value\":%.6g,\"iters\":%d,\"ok\":%s,\"load1\":%.2f}\n",
                             cfg.label, np, cfg.op, sz, names[m][0], names[m][1], vals[m], iters,
-                            wsum ? "false" : "true");
+                            wsum ? "false" : "true", load1);
                 }
                 fflush(json[j]);
             }
