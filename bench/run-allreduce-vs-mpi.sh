@@ -121,7 +121,7 @@ def fmt(v):
         return "-"
     med = statistics.median(v)
     g = lambda x: f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
-    return f"{g(med)} [{g(min(v))}-{g(max(v))}]"
+    return f"{g(med)} [{g(min(v))}-{g(max(v))}]" if len(v) > 1 else g(med)
 
 
 def ratio(a, b):
