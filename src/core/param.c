@@ -26,6 +26,7 @@ static const so_param_info params[] = {
     {"SO_PROGRESS", "auto", "Progress lines on stderr: auto (only on a terminal), 1 (always) or 0 (never)."},
     {"SO_ML_THREADS", "0", "Threads of the ml pool that runs model kernels and GEMMs (0 = online CPUs; use 1 per rank when ranks share a host)."},
     {"SO_ML_SPIN_NS", "50000", "How long an idle ml pool thread spins before sleeping, in nanoseconds."},
+    {"SO_ML_CHUNKS", "4", "Batch chunks of a GPT step: threads claim chunks, each with its own gradient array summed in a fixed order (results do not depend on the thread count)."},
     {"SO_ML_PROFILE", "0", "1 = time each kernel class of the GPT forward/backward (so_gpt_profile)."},
     {"SO_PROGRESS_MS", "500", "Minimum time between two progress lines, in milliseconds."},
     {"SO_SKLEARN_DATA_DIR", "/usr/lib/python3/dist-packages/sklearn/datasets/data", "Directory of scikit-learn's bundled CSV datasets (digits, iris, ...), from the Debian package python3-sklearn."},

@@ -9,23 +9,25 @@
  * nothing. The activation arena keeps every tensor backward needs per layer (llm.c's layout) plus
  * per-layer residual gradients, so a pipeline stage can run any block range.
  *
- * Threads: every piece splits the batch over the ml pool (so__ml_parallel), each thread running
- * the single-threaded kernels (OpenBLAS at one thread) on its sequences. Forward needs no
- * reduction. In backward, thread 0 accumulates parameter gradients into the model's array and
- * thread t > 0 into its private array; after each piece the piece's parameter range is summed
- * into the model's array (and the private range re-zeroed) in a second parallel pass. So a
- * training step is ~2L+6 pool dispatches, and the result does not depend on the thread count
- * beyond float summation order.
+ * Threads: every piece splits the batch into SO_ML_CHUNKS (4) chunks of sequences that the ml
+ * pool's threads claim one at a time (so a thread slowed by a foreign process leaves its share to
+ * the other), each running the single-threaded kernels (OpenBLAS at one thread) on its rows.
+ * Forward needs no reduction (the loss is summed in row order afterwards). In backward, chunk 0
+ * accumulates parameter gradients into the model's array and chunk c > 0 into its own array;
+ * after each piece, that piece's parameter range is summed into the model's array in chunk order
+ * (and re-zeroed) by a second parallel pass over elements. Which thread ran which chunk therefore
+ * changes nothing: results are bitwise the same for any thread count. A training step is ~2L+6
+ * pool dispatches.
  * Cost: ~6 N + 12 L T C flops per token for a training step (N non-embedding parameters).
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "../kernels/kernels_internal.h"
 #include "../kernels/pool.h"
 #include "nn_internal.h"
 
-#define MAX_THREADS 64
 #define NONE ((size_t)-1)
 
 enum { P_EMBED, P_NORM, P_MATMUL, P_ATTN, P_ACT, P_RESID, P_HEAD, P_REDUCE, P_COUNT };
@@ -49,8 +51,9 @@ struct so_gpt {
     size_t wte, wpe, lnfw, lnfb, headw, headb; /* offsets */
     size_t head_begin;                         /* start of lnf..head.b range */
     layer_off *lo;
-    int nthr;     /* threads the private gradient arrays were made for */
-    float *tgrad; /* (nthr-1) x n */
+    int nthr;     /* threads the per-thread scratch (datt) was made for */
+    int nchunk;   /* batch chunks: chunk c accumulates gradients into array c */
+    float *tgrad; /* (nchunk-1) x n: gradient arrays of chunks 1.. (chunk 0 uses ps.grads) */
     float *act;   /* the activation arena */
     layer_act *la;
     float **res, **dres; /* (L+1) residual streams and their gradients */
@@ -296,6 +299,8 @@ int so_gpt_create(const so_gpt_config *cfg, uint64_t seed, so_gpt **out) {
     }
     derive(m);
     m->nthr = so_ml_threads();
+    int64_t nch = so_param_int("SO_ML_CHUNKS");
+    m->nchunk = nch < 1 ? 1 : nch > m->c.max_batch ? m->c.max_batch : (int)nch;
     m->profile = (int)so_param_int("SO_ML_PROFILE");
     int rc;
     so__param_builder pb = {0};
@@ -310,11 +315,11 @@ int so_gpt_create(const so_gpt_config *cfg, uint64_t seed, so_gpt **out) {
         goto fail;
     }
     SO_TRY_GOTO(so__pb_finish(&pb, &m->ps), rc, fail);
-    if (m->nthr > 1) {
-        size_t bytes = (size_t)(m->nthr - 1) * m->ps.n * sizeof(float);
+    if (m->nchunk > 1) {
+        size_t bytes = (size_t)(m->nchunk - 1) * m->ps.n * sizeof(float);
         m->tgrad = so_malloc_aligned(bytes);
         if (!m->tgrad) {
-            rc = so__fail(SO_ENOMEM, "no memory for per-thread gradients");
+            rc = so__fail(SO_ENOMEM, "no memory for per-chunk gradients");
             goto fail;
         }
         memset(m->tgrad, 0, bytes);
@@ -404,15 +409,38 @@ void so_gpt_profile_reset(so_gpt *m) {
 
 /* ---------------------------------------------------------------- pieces run per thread */
 
-typedef struct task {
+typedef struct task task;
+/* Runs one chunk: batch rows [b0, b1), parameter gradients into g, thread tid. */
+typedef void (*chunk_fn)(so_gpt *m, task *k, int tid, float *g, int b0, int b1);
+struct task {
     so_gpt *m;
     int l;
-    double loss[MAX_THREADS];
-} task;
+    chunk_fn fn;
+    int nch;
+    atomic_int next;
+};
 
-/* Gradient array of thread tid. */
-static float *tgrads(so_gpt *m, int tid) {
-    return tid == 0 ? m->ps.grads : m->tgrad + (size_t)(tid - 1) * m->ps.n;
+/* Gradient array of chunk c. */
+static float *cgrads(so_gpt *m, int c) {
+    return c == 0 ? m->ps.grads : m->tgrad + (size_t)(c - 1) * m->ps.n;
+}
+
+/* Pool body: threads claim chunks until none is left. Which thread runs a chunk does not change
+ * any result (a chunk always writes the same rows and the same gradient array). */
+static void run_chunks(void *arg, int tid, int nt) {
+    task *k = arg;
+    (void)nt;
+    for (;;) {
+        int c = atomic_fetch_add_explicit(&k->next, 1, memory_order_relaxed);
+        if (c >= k->nch) {
+            return;
+        }
+        int b0, b1;
+        so__ml_split(k->m->B, c, k->nch, &b0, &b1);
+        if (b1 > b0) {
+            k->fn(k->m, k, tid, cgrads(k->m, c), b0, b1);
+        }
+    }
 }
 
 static void norm_fwd(const so_gpt *m, float *out, float *mean, float *rstd, const float *x,
@@ -433,11 +461,8 @@ static void norm_bwd(const so_gpt *m, float *g, float *dx, const float *dy, cons
     }
 }
 
-static void embed_task(void *arg, int tid, int nt) {
-    task *k = arg;
-    so_gpt *m = k->m;
-    int b0, b1, T = m->T, C = m->c.dim;
-    so__ml_split(m->B, tid, nt, &b0, &b1);
+static void embed_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1) {
+    int T = m->T, C = m->c.dim;
     if (b1 > b0) {
         PROF(m, tid, P_EMBED,
              so_embedding_forward(m->res[0] + (size_t)b0 * T * C, m->tokens + (size_t)b0 * T,
@@ -445,13 +470,10 @@ static void embed_task(void *arg, int tid, int nt) {
     }
 }
 
-static void block_fwd_task(void *arg, int tid, int nt) {
-    task *k = arg;
-    so_gpt *m = k->m;
+static void block_fwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1) {
     const layer_off *o = &m->lo[k->l];
     const layer_act *a = &m->la[k->l];
-    int b0, b1, T = m->T, C = m->c.dim;
-    so__ml_split(m->B, tid, nt, &b0, &b1);
+    int T = m->T, C = m->c.dim;
     int nb = b1 - b0, N = nb * T;
     if (nb <= 0) {
         return;
@@ -479,13 +501,9 @@ static void block_fwd_task(void *arg, int tid, int nt) {
     PROF(m, tid, P_RESID, so_add_inplace(y, mid, (size_t)N * C));
 }
 
-static void head_fwd_task(void *arg, int tid, int nt) {
-    task *k = arg;
-    so_gpt *m = k->m;
-    int b0, b1, T = m->T, C = m->c.dim, V = m->c.vocab, L = m->c.layers;
-    so__ml_split(m->B, tid, nt, &b0, &b1);
+static void head_fwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1) {
+    int T = m->T, C = m->c.dim, V = m->c.vocab, L = m->c.layers;
     int N = (b1 - b0) * T;
-    k->loss[tid] = 0.0;
     if (N <= 0) {
         return;
     }
@@ -498,22 +516,18 @@ static void head_fwd_task(void *arg, int tid, int nt) {
                            C, V));
     if (m->has_targets) {
         PROF(m, tid, P_HEAD,
-             k->loss[tid] = so_crossentropy_forward(m->losses + r, m->probs + r * V,
-                                                    m->logits + r * V, m->targets + r, N, V));
+             so_crossentropy_forward(m->losses + r, m->probs + r * V, m->logits + r * V,
+                                     m->targets + r, N, V));
     }
 }
 
-static void head_bwd_task(void *arg, int tid, int nt) {
-    task *k = arg;
-    so_gpt *m = k->m;
-    int b0, b1, T = m->T, C = m->c.dim, V = m->c.vocab, L = m->c.layers;
-    so__ml_split(m->B, tid, nt, &b0, &b1);
+static void head_bwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1) {
+    int T = m->T, C = m->c.dim, V = m->c.vocab, L = m->c.layers;
     int N = (b1 - b0) * T;
     if (N <= 0) {
         return;
     }
     size_t r = (size_t)b0 * T;
-    float *g = tgrads(m, tid);
     float *dlogits = m->probs + r * V; /* overwritten in place */
     PROF(m, tid, P_HEAD,
          so_crossentropy_backward(dlogits, dlogits, m->targets + r, 1.0f / (float)m->count, N, V));
@@ -527,19 +541,15 @@ static void head_bwd_task(void *arg, int tid, int nt) {
                   m->lnf_rstd + r, N));
 }
 
-static void block_bwd_task(void *arg, int tid, int nt) {
-    task *k = arg;
-    so_gpt *m = k->m;
+static void block_bwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1) {
     const layer_off *o = &m->lo[k->l];
     const layer_act *a = &m->la[k->l];
-    int b0, b1, T = m->T, C = m->c.dim, M = m->M, Q = m->QKV;
-    so__ml_split(m->B, tid, nt, &b0, &b1);
+    int T = m->T, C = m->c.dim, M = m->M, Q = m->QKV;
     int nb = b1 - b0, N = nb * T;
     if (nb <= 0) {
         return;
     }
     size_t r = (size_t)b0 * T;
-    float *g = tgrads(m, tid);
     const float *dy = m->dres[k->l + 1] + r * C;
     float *dx = m->dres[k->l] + r * C;
     float *dmid = m->dmid + r * C, *dln = m->dln + r * C, *datty = m->datty + r * C;
@@ -581,24 +591,21 @@ static void block_bwd_task(void *arg, int tid, int nt) {
          norm_bwd(m, g, dx, dln, x, o->ln1w, o->ln1b, a->ln1_mean + r, a->ln1_rstd + r, N));
 }
 
-static void embed_bwd_task(void *arg, int tid, int nt) {
-    task *k = arg;
-    so_gpt *m = k->m;
-    int b0, b1, T = m->T, C = m->c.dim;
-    so__ml_split(m->B, tid, nt, &b0, &b1);
+static void embed_bwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1) {
+    int T = m->T, C = m->c.dim;
     if (b1 <= b0) {
         return;
     }
-    float *g = tgrads(m, tid);
     PROF(m, tid, P_EMBED,
          so_embedding_backward(g + m->wte, g + m->wpe, m->dres[0] + (size_t)b0 * T * C,
                                m->tokens + (size_t)b0 * T, b1 - b0, T, C));
 }
 
-/* Sums the private gradient arrays into the model's over [lo, hi) and re-zeroes them. */
+/* Sums the gradient arrays of chunks 1..nch-1, in chunk order, into the model's over [lo, hi)
+ * and re-zeroes them; threads split the element range, so the sums do not depend on threads. */
 typedef struct reduce_task {
     so_gpt *m;
-    int nsrc;
+    int nch;
     size_t lo, hi;
 } reduce_task;
 
@@ -615,8 +622,8 @@ static void reduce_fn(void *arg, int tid, int nt) {
         b = k->hi;
     }
     int64_t t0 = so_now_ns();
-    for (int s = 0; s < k->nsrc; s++) {
-        float *src = m->tgrad + (size_t)s * m->ps.n;
+    for (int c = 1; c < k->nch; c++) {
+        float *src = cgrads(m, c);
         so_add_inplace(m->ps.grads + a, src + a, b - a);
         memset(src + a, 0, (b - a) * sizeof(float));
     }
@@ -625,12 +632,13 @@ static void reduce_fn(void *arg, int tid, int nt) {
     }
 }
 
-/* Runs fn over the batch, then folds the per-thread gradients of [lo, hi) into the model's. */
-static void run_bwd(so_gpt *m, so__ml_task fn, task *k, size_t lo, size_t hi) {
-    so__ml_parallel_max(fn, k, m->nthr);
-    int nsrc = m->nthr - 1;
-    if (nsrc > 0 && hi > lo) {
-        reduce_task r = {m, nsrc, lo, hi};
+/* Runs fn over the batch in chunks on the pool (a forward piece when lo == hi). */
+static void run_piece(so_gpt *m, chunk_fn fn, int l, size_t lo, size_t hi) {
+    task k = {.m = m, .l = l, .fn = fn, .nch = m->B < m->nchunk ? m->B : m->nchunk};
+    atomic_init(&k.next, 0);
+    so__ml_parallel_max(run_chunks, &k, m->nthr);
+    if (k.nch > 1 && hi > lo) {
+        reduce_task r = {m, k.nch, lo, hi};
         so__ml_parallel_max(reduce_fn, &r, m->nthr);
     }
 }
@@ -667,8 +675,7 @@ int so_gpt_embed_forward(so_gpt *m, const int32_t *tokens, int B, int T) {
         return so__fail(SO_EINVAL, "gpt embed needs tokens");
     }
     SO_TRY(so_gpt_begin(m, tokens, B, T));
-    task k = {.m = m};
-    so__ml_parallel_max(embed_task, &k, m->nthr);
+    run_piece(m, embed_task, 0, 0, 0);
     return SO_OK;
 }
 
@@ -676,8 +683,7 @@ int so_gpt_block_forward(so_gpt *m, int l) {
     if (l < 0 || l >= m->c.layers || m->B == 0) {
         return so__fail(SO_EINVAL, "gpt block %d of %d (or no batch begun)", l, m->c.layers);
     }
-    task k = {.m = m, .l = l};
-    so__ml_parallel_max(block_fwd_task, &k, m->nthr);
+    run_piece(m, block_fwd_task, l, 0, 0);
     return SO_OK;
 }
 
@@ -698,11 +704,10 @@ int so_gpt_head_forward(so_gpt *m, const int32_t *targets, float *loss) {
         }
         memcpy(m->targets, targets, (size_t)n * sizeof *targets);
     }
-    task k = {.m = m};
-    so__ml_parallel_max(head_fwd_task, &k, m->nthr);
-    double s = 0.0;
-    for (int t = 0; t < MAX_THREADS; t++) {
-        s += k.loss[t];
+    run_piece(m, head_fwd_task, 0, 0, 0);
+    double s = 0.0; /* in row order, so the loss does not depend on threads */
+    for (int i = 0; targets && i < n; i++) {
+        s += m->losses[i];
     }
     m->loss_sum = s;
     if (loss) {
@@ -719,8 +724,7 @@ int so_gpt_head_backward(so_gpt *m) {
         memset(m->dres[m->c.layers], 0, (size_t)m->B * m->T * m->c.dim * sizeof(float));
         return SO_OK;
     }
-    task k = {.m = m};
-    run_bwd(m, head_bwd_task, &k, m->head_begin, m->ps.n);
+    run_piece(m, head_bwd_task, 0, m->head_begin, m->ps.n);
     return SO_OK;
 }
 
@@ -728,8 +732,7 @@ int so_gpt_block_backward(so_gpt *m, int l) {
     if (l < 0 || l >= m->c.layers || m->B == 0) {
         return so__fail(SO_EINVAL, "gpt block %d of %d (or no batch begun)", l, m->c.layers);
     }
-    task k = {.m = m, .l = l};
-    run_bwd(m, block_bwd_task, &k, m->lo[l].begin, m->lo[l].end);
+    run_piece(m, block_bwd_task, l, m->lo[l].begin, m->lo[l].end);
     return SO_OK;
 }
 
@@ -737,8 +740,7 @@ int so_gpt_embed_backward(so_gpt *m) {
     if (m->B == 0) {
         return so__fail(SO_ESTATE, "gpt embed backward before a batch was begun");
     }
-    task k = {.m = m};
-    run_bwd(m, embed_bwd_task, &k, 0, m->lo[0].begin);
+    run_piece(m, embed_bwd_task, 0, 0, m->lo[0].begin);
     return SO_OK;
 }
 
