@@ -525,7 +525,10 @@ static uint64_t get_u(cursor *c, size_t n) {
 
 static int cmp_tensor_pos(const void *a, const void *b) {
     const so_ckpt_tensor *x = *(const so_ckpt_tensor *const *)a, *y = *(const so_ckpt_tensor *const *)b;
-    return ((const char *)x->data > (const char *)y->data) - ((const char *)x->data < (const char *)y->data);
+    if (x->data != y->data) {
+        return (const char *)x->data < (const char *)y->data ? -1 : 1;
+    }
+    return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes); /* empty tensors first */
 }
 
 /* Bytes outside the preamble, header and tensors are padding the writer zeroed; anything else

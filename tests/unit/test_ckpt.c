@@ -60,8 +60,8 @@ static int build(so_ckpt_writer **wo) {
     CHECK_OK(so_ckpt_writer_add(w, "i64", SO_I64, 1, (int64_t[]){2}, i64a));
     CHECK_OK(so_ckpt_writer_add(w, "bf16", SO_BF16, 1, (int64_t[]){5}, bf16a));
     CHECK_OK(so_ckpt_writer_add(w, "rng", SO_U8, 1, (int64_t[]){7}, u8a));
+    CHECK_OK(so_ckpt_writer_add(w, "empty", SO_F32, 2, (int64_t[]){0, 5}, NULL)); /* mid-file */
     CHECK_OK(so_ckpt_writer_add(w, "scalar", SO_I32, 0, NULL, &scalar));
-    CHECK_OK(so_ckpt_writer_add(w, "empty", SO_F32, 2, (int64_t[]){0, 5}, NULL));
     CHECK_OK(so_ckpt_writer_meta(w, "config", "layers=4 dim=128"));
     CHECK_OK(so_ckpt_writer_meta(w, "tokenizer", "byte"));
     *wo = w;
