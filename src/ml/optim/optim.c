@@ -90,22 +90,21 @@ static int build_segments(so_optim *o, size_t n, const so_optim_segment *segs, s
     size_t at = 0, k = 0;
     for (size_t i = 0; i < nsegs; i++) {
         const so_optim_segment *s = &tmp[i];
-        if (s->offset > n || s->numel > n - s->offset) {
-            free(tmp);
-            free(cover);
-            return so__fail(SO_EINVAL, "optimizer segment [%zu, %zu) is outside the %zu parameters",
-                            s->offset, s->offset + s->numel, n);
+        const size_t off = s->offset, numel = s->numel, row = s->row_len;
+        int rc = SO_OK;
+        if (off > n || numel > n - off) {
+            rc = so__fail(SO_EINVAL, "optimizer segment [%zu, %zu) is outside the %zu parameters",
+                          off, off + numel, n);
+        } else if (off < at) {
+            rc = so__fail(SO_EINVAL, "optimizer segments overlap at element %zu", off);
+        } else if (row && numel % row) {
+            rc = so__fail(SO_EINVAL, "optimizer segment of %zu elements is not a whole number of "
+                          "rows of %zu", numel, row);
         }
-        if (s->offset < at) {
+        if (rc < 0) {
             free(tmp);
             free(cover);
-            return so__fail(SO_EINVAL, "optimizer segments overlap at element %zu", s->offset);
-        }
-        if (s->row_len && s->numel % s->row_len) {
-            free(tmp);
-            free(cover);
-            return so__fail(SO_EINVAL, "optimizer segment of %zu elements is not a whole number of "
-                            "rows of %zu", s->numel, s->row_len);
+            return rc;
         }
         if (s->offset > at) {
             cover[k++] = (so_optim_segment){.offset = at, .numel = s->offset - at};
