@@ -13,14 +13,16 @@
  * advances every queue round robin, one piece per direction per pass, so a send and a receive of
  * a ring step move at once and the rings stay cache resident.
  *
- * Waiting. When no posted transfer can move, progress spins with a cpu relax for SO_SHM_SPIN_NS
- * (or, when more local ranks than CPUs share the host, yields a few times instead), then raises
- * its doorbell's `sleeping` flag and sleeps on the doorbell futex. Publishers read the flag after
- * their counter store, both seq_cst (Dekker: the sleeper raises the flag, then looks at the
- * counters once more, also seq_cst), so the common path makes no system call and no wake-up is
- * lost. A sleeper wakes at least every 50 ms to
- * check the pids of the peers it waits on (a pidfd sees a zombie too): a dead peer completes that
- * peer's transfers with SO_EPEER once the data it left in the ring is consumed.
+ * Waiting. When no posted transfer can move, progress spins with a cpu relax for up to
+ * SO_SHM_SPIN_NS (adaptive: the budget halves, down to 2 us, each time a spin ends in sleep, and
+ * doubles back when a spin pays off, so a loaded machine wastes little), or, when more local ranks
+ * than CPUs share the host, yields a few times instead; then it raises its doorbell's `sleeping`
+ * flag and sleeps on the doorbell futex. Publishers read the flag after their counter store, both
+ * seq_cst (Dekker: the sleeper raises the flag, then looks at the counters once more, also
+ * seq_cst), so the common path makes no system call and no wake-up is lost. A sleeper wakes at
+ * least every 50 ms to check the pids of the peers it waits on (a pidfd sees a zombie too): a dead
+ * peer completes that peer's transfers with SO_EPEER once the data it left in the ring is
+ * consumed.
  *
  * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; small
  * messages cost one header record plus the payload rounded to 64 bytes and two cache-line
@@ -67,7 +69,9 @@ typedef struct so__shm {
     int *peer_of_rank; /* size entries: index into peers or -1 */
     uint64_t cap, mask;
     size_t chunk;
-    int64_t spin_ns;
+    int64_t spin_ns;  /* SO_SHM_SPIN_NS (0 when oversubscribed) */
+    int64_t spin_cur; /* adaptive: halves when a spin ends in sleep, doubles when it pays */
+    int64_t spin_min;
     int yields;
     int64_t last_live_check;
     _Atomic int interrupted;
@@ -399,7 +403,7 @@ static void block(so__shm *t, int64_t now, int64_t deadline_ns) {
 
 static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t deadline_ns) {
     so__shm *t = (so__shm *)bt;
-    int idle = 0;
+    int idle = 0, slept = 0;
     int64_t idle_since = 0;
     for (;;) {
         int moved = advance_all(t);
@@ -416,7 +420,11 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             return so__fail(SO_EINTR, "shm transport: interrupted");
         }
         if (moved) {
+            if (idle > 0 && !slept && t->spin_cur < t->spin_ns) { /* the spin paid off */
+                t->spin_cur = t->spin_cur * 2 < t->spin_ns ? t->spin_cur * 2 : t->spin_ns;
+            }
             idle = 0;
+            slept = 0;
             continue;
         }
         if (idle == 0) {
@@ -427,7 +435,7 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             sched_yield();
             continue;
         }
-        if (t->spin_ns > 0 && ((idle & 63) != 0 || so_now_ns() - idle_since < t->spin_ns)) {
+        if (t->spin_cur > 0 && ((idle & 63) != 0 || so_now_ns() - idle_since < t->spin_cur)) {
             cpu_relax();
             continue;
         }
@@ -440,8 +448,11 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             check_peers(t);
             continue;
         }
+        if (!slept && t->spin_cur > t->spin_min) {
+            t->spin_cur /= 2; /* the spin was wasted: spin less next time */
+        }
         block(t, now, deadline_ns);
-        idle = 0;
+        slept = 1;
     }
 }
 
@@ -537,6 +548,8 @@ int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
     t->last_live_check = so_now_ns();
     int oversub = nlocal > online_cpus();
     t->spin_ns = oversub ? 0 : so_param_int("SO_SHM_SPIN_NS");
+    t->spin_cur = t->spin_ns;
+    t->spin_min = t->spin_ns < 2000 ? t->spin_ns : 2000;
     t->yields = oversub ? 4 : 0;
     t->peer_of_rank = malloc(sizeof(int) * (size_t)in->size);
     t->peers = calloc((size_t)(in->npeers ? in->npeers : 1), sizeof(shm_peer));
