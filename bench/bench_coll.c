@@ -16,8 +16,9 @@
  * all-gather, all-to-all), 1 (bcast). model_us is the alpha-beta prediction of the all-reduce
  * (so_coll_predict_allreduce with this group's so_coll_calibrate), for all-reduce rows.
  *
- * --vs-mpi (all-reduce): after our sweep the same sizes run under mpirun with the Open MPI peer
- * (bench/mpi_allreduce.c, if it was built) and a table of both with the ratio follows.
+ * --vs-mpi: after our sweep the same sizes run under mpirun with the Open MPI peer
+ * (bench/mpi_allreduce.c, if it was built; f32 sum, one algorithm) and a table of both with the
+ * ratio follows.
  *
  * Limits: buffers are separate (out of place) except bcast; sizes that must split across ranks
  * are rounded up to a multiple of K elements; the all-to-all has one algorithm (pairwise), and
@@ -253,8 +254,9 @@ static int coll_parse(coll_cfg *cfg, int kind, int argc, char **argv) {
     } else if (cfg->algo_name) {
         SO_TRY(so_algo_parse(cfg->algo_name, &cfg->algo));
     }
-    if (cfg->vs_mpi && (kind != K_ALLREDUCE || cfg->all_algos)) {
-        return so__fail(SO_EINVAL, "--vs-mpi is for allreduce with one algorithm (not --algo all)");
+    if (cfg->vs_mpi && (cfg->all_algos || cfg->dt != SO_F32 || cfg->op != SO_SUM)) {
+        return so__fail(SO_EINVAL, "--vs-mpi wants one algorithm (not --algo all), f32 and sum, "
+                                   "as the Open MPI peer runs");
     }
     return 0;
 }
@@ -436,7 +438,7 @@ static const char *mpi_peer_path(void) {
 static int run_vs_mpi(const coll_cfg *cfg, const char *ours_rows) {
     const char *peer = mpi_peer_path();
     if (!peer) {
-        fprintf(stderr, "scaleout bench allreduce --vs-mpi: the Open MPI peer was not built "
+        fprintf(stderr, "scaleout bench --vs-mpi: the Open MPI peer was not built "
                         "(needs Open MPI; or set SO_MPI_ALLREDUCE=path)\n");
         return 2;
     }
@@ -475,6 +477,8 @@ static int run_vs_mpi(const coll_cfg *cfg, const char *ours_rows) {
         }
     }
     args[n++] = peer;
+    args[n++] = "--op";
+    args[n++] = kinds[cfg->kind].op;
     args[n++] = "--label";
     args[n++] = lab;
     args[n++] = "--sizes";
@@ -505,12 +509,12 @@ static int run_vs_mpi(const coll_cfg *cfg, const char *ours_rows) {
     }
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        fprintf(stderr, "scaleout bench allreduce --vs-mpi: mpirun failed (status %d)\n", status);
+        fprintf(stderr, "scaleout bench --vs-mpi: mpirun failed (status %d)\n", status);
         unlink(mpi_rows);
         return 1;
     }
-    printf("\n# ours vs Open MPI, np=%d, %s: median time and bus bandwidth, ratio ours/MPI\n",
-           cfg->nranks, cfg->transport);
+    printf("\n# ours vs Open MPI, %s, np=%d, %s: median time and bus bandwidth, ratio ours/MPI\n",
+           kinds[cfg->kind].op, cfg->nranks, cfg->transport);
     printf("#%11s %12s %12s %12s %12s %10s %10s\n", "size", "ours_us", "mpi_us", "ours_GB/s",
            "mpi_GB/s", "busbw o/m", "time m/o");
     char olab[96];
@@ -523,11 +527,13 @@ static int run_vs_mpi(const coll_cfg *cfg, const char *ours_rows) {
         }
     }
     for (size_t S = so_bench_sweep_first(&cfg->sw); S; S = so_bench_sweep_next(&cfg->sw, S)) {
-        size_t es = so_dtype_size(cfg->dt), bytes = (S / es ? S / es : 1) * es;
+        coll_call shape = {.kind = cfg->kind, .dt = cfg->dt};
+        size_t bytes = coll_shape(&shape, S, cfg->nranks); /* the peer rounds the same way */
         char sz[32], oc[160], mc[160];
         so_bench_size_label(bytes, sz, sizeof sz);
-        snprintf(oc, sizeof oc, "%s np=%d allreduce %s", olab, cfg->nranks, sz);
-        snprintf(mc, sizeof mc, "ompi-%s np=%d allreduce %s", cfg->transport, cfg->nranks, sz);
+        snprintf(oc, sizeof oc, "%s np=%d %s %s", olab, cfg->nranks, kinds[cfg->kind].op, sz);
+        snprintf(mc, sizeof mc, "ompi-%s np=%d %s %s", cfg->transport, cfg->nranks,
+                 kinds[cfg->kind].op, sz);
         double ot, mt, ob, mb;
         if (json_lookup(ours_rows, oc, "lat_us", &ot) && json_lookup(mpi_rows, mc, "lat_us", &mt) &&
             json_lookup(ours_rows, oc, "busbw_GBps", &ob) &&
@@ -603,7 +609,8 @@ static int bench_bcast(int argc, char **argv) {
 
 SO_CLI_BENCH(allreduce, "all-reduce sweep, nccl-tests columns (--algo all, --vs-mpi)",
              bench_allreduce)
-SO_CLI_BENCH(reducescatter, "reduce-scatter sweep, nccl-tests columns", bench_reducescatter)
-SO_CLI_BENCH(allgather, "all-gather sweep, nccl-tests columns", bench_allgather)
-SO_CLI_BENCH(alltoall, "all-to-all sweep, nccl-tests columns", bench_alltoall)
-SO_CLI_BENCH(bcast, "broadcast sweep from rank 0, nccl-tests columns", bench_bcast)
+SO_CLI_BENCH(reducescatter, "reduce-scatter sweep, nccl-tests columns (--vs-mpi)",
+             bench_reducescatter)
+SO_CLI_BENCH(allgather, "all-gather sweep, nccl-tests columns (--vs-mpi)", bench_allgather)
+SO_CLI_BENCH(alltoall, "all-to-all sweep, nccl-tests columns (--vs-mpi)", bench_alltoall)
+SO_CLI_BENCH(bcast, "broadcast sweep from rank 0, nccl-tests columns (--vs-mpi)", bench_bcast)
