@@ -76,6 +76,8 @@ int so_algo_parse(const char *s, so_algo *out) {
 typedef struct coll_state {
     int have; /* 1 once calibrated or set */
     so_alpha_beta ab;
+    int have_dflt; /* the transport default, computed once (it scans every peer) */
+    so_alpha_beta dflt;
 } coll_state;
 
 static coll_state *state(so_comm *c, int create) {
@@ -122,7 +124,12 @@ int so_coll_get_alpha_beta(so_comm *c, so_alpha_beta *out) {
     if (parse_knob(so_param_str("SO_ALPHA_BETA"), out) == SO_OK) {
         return 1;
     }
-    /* Defaults measured on one host (2 cores): tcp loopback and shared memory rings. */
+    if (st && st->have_dflt) {
+        *out = st->dflt;
+        return 2;
+    }
+    /* Defaults measured on one host (2 cores): tcp loopback and shared memory rings. Every rank
+     * of a group that spans hosts has a tcp peer, so all ranks pick the same default. */
     int tcp = 0;
     for (int p = 0; c && p < so_comm_size(c); p++) {
         if (!strcmp(so_comm_transport_name(c, p), "tcp")) {
@@ -131,6 +138,11 @@ int so_coll_get_alpha_beta(so_comm *c, so_alpha_beta *out) {
     }
     out->alpha_s = tcp ? 30e-6 : 5e-6;
     out->beta_s_per_b = 1.0 / (tcp ? 1.5e9 : 4e9);
+    st = c ? state(c, 1) : NULL;
+    if (st) {
+        st->have_dflt = 1;
+        st->dflt = *out;
+    }
     return 2;
 }
 
