@@ -20,10 +20,10 @@
  * node_rank * nproc + local_rank. SO_RANK/SO_WORLD_SIZE/SO_LOCAL_RANK/SO_LOCAL_WORLD_SIZE
  * inherited from the launcher are removed, since the library reads them before RANK.
  *
- * Signals: while so_launch_run runs, the calling thread blocks SIGCHLD, SIGINT, SIGTERM and
- * SIGHUP and receives them through a signalfd; SIGINT/SIGTERM/SIGHUP are forwarded to the
- * workers and the run ends with 128 + signal. Call it from the main thread of a process that has
- * no other threads left unblocking those signals.
+ * Signals: while so_launch_run runs it handles SIGINT, SIGTERM and SIGHUP (on whichever thread
+ * they land) by forwarding them to the workers; the run then ends with 128 + signal, and the
+ * previous handlers are restored. Workers are watched through pidfds, so SIGCHLD and other
+ * children of the process are left alone.
  * Thread safety: one so_launch_run per process at a time.
  */
 #ifndef SCALEOUT_LAUNCH_H

@@ -3,17 +3,21 @@
  * environment and watches them until they are all gone.
  *
  * Algorithm. Node 0 first starts the TCP rendezvous store (on one node a fresh one per attempt,
- * so keys of a failed attempt never leak into the next; on several, one for the whole run). Each worker gets two pipes (stdout, stderr) and is
- * forked into its own process group. One poll loop then waits on the pipes and on a signalfd
- * that carries SIGCHLD, SIGINT, SIGTERM and SIGHUP: output is forwarded line by line
- * (output.c); a worker that exits non-zero or by a signal is the job's first failure, and the
+ * so keys of a failed attempt never leak into the next; on several, one for the whole run).
+ * Each worker gets two pipes (stdout, stderr), is forked into its own process group (spawn.c)
+ * and is watched through a pidfd and a death pipe in an epoll set, which tell the order in
+ * which workers began to exit (so the first failure is known even when it cascades through the
+ * group within a millisecond; see on_events). One poll loop waits on the pipes, the epoll set and
+ * a self-pipe carrying SIGINT, SIGTERM and SIGHUP: output is forwarded line by line
+ * (output.c); the first worker that exits non-zero or by a signal is the job's failure, and the
  * others get SIGTERM, then SIGKILL after the grace period (fate sharing); SIGINT/SIGTERM/SIGHUP
  * to the launcher are forwarded the same way; the timeout stops the job the same way. After a
  * failure the whole local group is started again, up to max_restarts times, with
  * TORCHELASTIC_RESTART_COUNT counting up — unless the program uses scaleout's process group
  * and some of its ranks never joined it (asked of the store): a start-up failure repeats, so
  * restarting would only bury it (pytorch#60910); restart_early overrides this.
- * Cost: per worker one fork+exec and two pipes; per output line one read share and one write.
+ * Cost: per worker one fork+exec, two pipes and a pidfd; per output line one read share and one
+ * write.
  * Start-up has no sleeps: the store listens before the first fork.
  * Limits: restarts are per node (torchelastic's caveat too); on several nodes, every node's
  * launcher sees its own workers fail once the library notices a dead peer, and restarts them.
@@ -22,10 +26,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,7 +52,13 @@ enum { OWN_VARS = sizeof own_vars / sizeof own_vars[0], ENV_LINE = 1200 };
 
 typedef struct worker {
     pid_t pid;
+    int pidfd;   /* readable once the worker exited; -1 without pidfd_open (then we poll) */
+    int death;   /* read end of its death pipe, hung up as it exits; -1 once seen */
     int running;
+    int status;        /* wait status once reaped */
+    int reaped;
+    uint64_t hup_seq;  /* event number at which its death pipe hung up (it began to exit), or 0 */
+    uint64_t exit_seq; /* event number at which it was reaped, or 0 */
     int rank;
     so__stream out, err;
     char **envp;
@@ -63,11 +74,15 @@ typedef struct job {
     int master_port;
     worker *w;
     int k;
-    int sfd;
+    int sfd;             /* read end of the self-pipe of SIGINT, SIGTERM, SIGHUP */
+    int efd;             /* epoll set of the workers' pidfds and death pipes */
+    int death_at;        /* the death pipe's descriptor in the workers, or -1 */
     int stopping;        /* signals were sent to the workers */
     int64_t kill_at_ns;  /* SIGKILL deadline once stopping */
     int64_t end_at_ns;   /* the job's timeout, or INT64_MAX */
     int failed_local;    /* local index of the first failure of this attempt, or -1 */
+    uint64_t seq;        /* numbers the events (pipe hang-ups, exits, stop) in their order */
+    uint64_t stop_seq;   /* the event number of stop_job, or 0 */
     int failed_status;   /* its wait status */
     int joined;          /* ranks that reached the group's rendezvous in a failed attempt, or -1 */
     so_store_server *srv; /* node 0 of several: the store of the whole run */
@@ -175,6 +190,7 @@ static void stop_job(job *j, int sig) {
         return;
     }
     j->stopping = 1;
+    j->stop_seq = ++j->seq;
     signal_workers(j, sig);
     double grace = j->cfg->grace_s > 0 ? j->cfg->grace_s : 0;
     j->kill_at_ns = so_now_ns() + (int64_t)(grace * 1e9);
@@ -184,27 +200,89 @@ static int failed(int status) {
     return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
 }
 
-static void reap(job *j) {
-    int first = -1, first_status = 0;
-    for (int i = 0; i < j->k; i++) {
-        if (!j->w[i].running) {
-            continue;
-        }
-        int status;
-        pid_t p = waitpid(j->w[i].pid, &status, WNOHANG);
-        if (p != j->w[i].pid) {
-            continue;
-        }
-        j->w[i].running = 0;
-        if (failed(status) && !j->stopping && first < 0) {
-            first = i;
-            first_status = status;
+/* Tries to reap worker i. The first failure reaped while the job runs stops the others at once;
+ * which rank is blamed is decided later (blame). */
+static void reap_one(job *j, int i) {
+    worker *w = &j->w[i];
+    int status = 0;
+    if (!w->running) {
+        return;
+    }
+    pid_t p = waitpid(w->pid, &status, WNOHANG);
+    if (p == 0 || (p < 0 && errno != ECHILD)) {
+        return;
+    }
+    /* ECHILD: the process ignores SIGCHLD, so the kernel reaped it; its status is lost. */
+    w->running = 0;
+    w->reaped = p > 0;
+    w->status = status;
+    w->exit_seq = ++j->seq;
+    if (w->pidfd >= 0) {
+        close(w->pidfd); /* also leaves the epoll set */
+        w->pidfd = -1;
+    }
+    if (w->reaped && failed(status) && !j->stopping && j->failed_local < 0) {
+        j->failed_local = i;
+        j->failed_status = status;
+        stop_job(j, SIGTERM);
+    }
+}
+
+/* The epoll set holds every worker's pidfd (readable once it can be reaped) and the read end of
+ * its death pipe, registered for no event, so that only its hang-up is reported. The write end
+ * sits in the worker on a high descriptor (death_fd). When a process exits, the kernel releases
+ * its files last-opened-first, so the highest descriptor goes first: the death pipe hangs up
+ * before the worker's sockets or pipes close, i.e. before any other rank can notice that it is
+ * gone and fail in turn. epoll keeps its ready list in the order events happened, so numbering
+ * the hang-ups orders a cascade of failures by cause. The exits themselves do not: the
+ * scheduler often lets the rank woken by the first one's death finish exiting first. */
+static void on_events(job *j) {
+    struct epoll_event ev[64];
+    int n;
+    while ((n = epoll_wait(j->efd, ev, 64, 0)) > 0) {
+        for (int e = 0; e < n; e++) {
+            uint32_t id = ev[e].data.u32;
+            if (id < (uint32_t)j->k) {
+                reap_one(j, (int)id);
+                continue;
+            }
+            worker *w = &j->w[id - (uint32_t)j->k];
+            if (!w->hup_seq) {
+                w->hup_seq = ++j->seq;
+            }
+            if (w->death >= 0) {
+                close(w->death); /* leaves the epoll set */
+                w->death = -1;
+            }
         }
     }
-    if (first >= 0) { /* the lowest rank among those that failed together */
-        j->failed_local = first;
-        j->failed_status = first_status;
-        stop_job(j, SIGTERM);
+}
+
+/* The descriptor the death pipe gets in the workers: high, so it is released first at exit, yet
+ * within the descriptor limit (and not so high that each worker's fd table grows large). */
+static int death_fd(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024) {
+        return 1023;
+    }
+    return rl.rlim_cur > 16 ? (int)rl.rlim_cur - 1 : -1;
+}
+
+/* The rank to blame for a failed attempt: of the workers that failed by themselves (before the
+ * launcher began stopping the job), the one whose exit showed first. */
+static void blame(job *j) {
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < j->k; i++) {
+        worker *w = &j->w[i];
+        if (!w->reaped || !failed(w->status)) {
+            continue;
+        }
+        uint64_t when = w->hup_seq && w->hup_seq < w->exit_seq ? w->hup_seq : w->exit_seq;
+        if (when < j->stop_seq && when < best) {
+            best = when;
+            j->failed_local = i;
+            j->failed_status = w->status;
+        }
     }
 }
 
@@ -217,31 +295,78 @@ static int any_running(const job *j) {
     return 0;
 }
 
-static void on_signals(job *j) {
-    struct signalfd_siginfo si;
-    while (read(j->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        int sig = (int)si.ssi_signo;
-        if (sig == SIGCHLD) {
-            continue; /* reaped below, once per wakeup */
+/* Nonzero if some running worker has no pidfd (a kernel before 5.3): then the loop polls. */
+static int any_without_pidfd(const job *j) {
+    for (int i = 0; i < j->k; i++) {
+        if (j->w[i].running && j->w[i].pidfd < 0) {
+            return 1;
         }
+    }
+    return 0;
+}
+
+/* SIGINT, SIGTERM and SIGHUP reach the launcher through a self-pipe: a handler (which may run
+ * on any thread of the process: OpenBLAS and others start threads we do not control, so masking
+ * the signals in ours would not catch them) writes the signal number to it. */
+static int sig_pipe[2] = {-1, -1};
+static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop_signal(int sig) {
+    int e = errno;
+    unsigned char b = (unsigned char)sig;
+    (void)!write(sig_pipe[1], &b, 1);
+    errno = e;
+}
+
+static int catch_signals(struct sigaction old[3]) {
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        return so__fail(SO_ESYS, "pipe2 for the launcher's signals failed: %s", strerror(errno));
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) {
+        sigaddset(&sa.sa_mask, stop_signals[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        sigaction(stop_signals[i], &sa, &old[i]);
+    }
+    return sig_pipe[0];
+}
+
+static void release_signals(const struct sigaction old[3]) {
+    for (int i = 0; i < 3; i++) {
+        sigaction(stop_signals[i], &old[i], NULL);
+    }
+    close(sig_pipe[0]);
+    close(sig_pipe[1]);
+    sig_pipe[0] = sig_pipe[1] = -1;
+}
+
+static void on_signals(job *j) {
+    unsigned char b;
+    while (read(j->sfd, &b, 1) == 1) {
+        int sig = b;
         if (!j->res->interrupted) {
             j->res->interrupted = sig;
         }
         stop_job(j, sig);
     }
-    reap(j);
 }
 
 /* Poll until every worker exited and its pipes are drained. */
 static void supervise(job *j) {
     const so_launch_config *c = j->cfg;
-    struct pollfd *pfd = malloc(sizeof *pfd * (size_t)(2 * j->k + 1));
-    so__stream **who = malloc(sizeof *who * (size_t)(2 * j->k + 1));
+    struct pollfd *pfd = malloc(sizeof *pfd * (size_t)(2 * j->k + 2));
+    so__stream **who = malloc(sizeof *who * (size_t)(2 * j->k + 2));
     SO_ASSERT(pfd && who);
     for (;;) {
         if (!any_running(j)) {
             /* Every worker is gone: forward what their pipes still hold, then close them even
              * if a grandchild keeps the write end open. */
+            on_events(j);
             for (int i = 0; i < j->k; i++) {
                 so__stream_pump(&j->w[i].out);
                 so__stream_pump(&j->w[i].err);
@@ -252,6 +377,7 @@ static void supervise(job *j) {
         }
         int n = 0;
         pfd[n++] = (struct pollfd){.fd = j->sfd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = j->efd, .events = POLLIN};
         for (int i = 0; i < j->k; i++) {
             so__stream *ss[2] = {&j->w[i].out, &j->w[i].err};
             for (int s = 0; s < 2; s++) {
@@ -270,14 +396,25 @@ static void supervise(job *j) {
             int64_t ms = wake > now ? (wake - now + 999999) / 1000000 : 0;
             timeout_ms = ms > 1000000 ? 1000000 : (int)ms;
         }
+        int polling = any_without_pidfd(j);
+        if (polling && (timeout_ms < 0 || timeout_ms > 10)) {
+            timeout_ms = 10;
+        }
         int r = poll(pfd, (nfds_t)n, timeout_ms);
         if (r < 0 && errno != EINTR) {
             SO_LOGE("scaleout run: poll failed: %s", strerror(errno));
             stop_job(j, SIGKILL);
         }
-        for (int i = 1; r > 0 && i < n; i++) {
+        on_events(j); /* before a pipe closes on its own end of file, which drops it from epoll */
+        for (int i = 2; r > 0 && i < n; i++) {
             if (pfd[i].revents) {
                 so__stream_pump(who[i]);
+            }
+        }
+
+        if (polling) {
+            for (int i = 0; i < j->k; i++) {
+                reap_one(j, i);
             }
         }
         if (r > 0 && pfd[0].revents) {
@@ -295,7 +432,7 @@ static void supervise(job *j) {
         }
         if (j->stopping && now >= j->kill_at_ns) {
             signal_workers(j, SIGKILL);
-            j->kill_at_ns = INT64_MAX; /* once is enough; SIGCHLD will come */
+            j->kill_at_ns = INT64_MAX; /* once is enough; their pidfds will tell */
         }
     }
     free(pfd);
@@ -304,6 +441,14 @@ static void supervise(job *j) {
 
 static void free_workers(job *j) {
     for (int i = 0; i < j->k; i++) {
+        if (j->w[i].pidfd >= 0) {
+            close(j->w[i].pidfd);
+            j->w[i].pidfd = -1;
+        }
+        if (j->w[i].death >= 0) {
+            close(j->w[i].death);
+            j->w[i].death = -1;
+        }
         so__stream_deinit(&j->w[i].out);
         so__stream_deinit(&j->w[i].err);
         free(j->w[i].envp);
@@ -359,7 +504,7 @@ static int start_workers(job *j, int restart) {
     const so_launch_config *c = j->cfg;
     memset(j->w, 0, sizeof *j->w * (size_t)j->k);
     for (int i = 0; i < j->k; i++) {
-        j->w[i].out.fd = j->w[i].err.fd = -1;
+        j->w[i].out.fd = j->w[i].err.fd = j->w[i].pidfd = j->w[i].death = -1;
     }
     int rc = SO_OK;
     for (int i = 0; i < j->k; i++) {
@@ -395,8 +540,23 @@ static int start_workers(job *j, int restart) {
         if (rc == SO_OK) {
             /* A terminal stays with the launcher (a background worker reading it would stop);
              * piped input goes to local rank 0, as mpirun gives it to rank 0. */
-            int in_fd = (i == 0 && !isatty(0)) ? 0 : -1;
-            rc = so__spawn(j->path, j->argv, w->envp, in_fd, po[1], pe[1], &w->pid);
+            so__spawn_fds fds = {.in = (i == 0 && !isatty(0)) ? 0 : -1, .out = po[1], .err = pe[1],
+                                 .death = -1, .death_at = j->death_at};
+            int pd[2] = {-1, -1};
+            if (j->death_at >= 0 && pipe2(pd, O_CLOEXEC) == 0) {
+                fds.death = pd[1];
+                struct epoll_event hup = {.events = 0, .data.u32 = (uint32_t)(j->k + i)};
+                if (epoll_ctl(j->efd, EPOLL_CTL_ADD, pd[0], &hup) < 0) {
+                    close(pd[0]);
+                    close(pd[1]);
+                    pd[0] = pd[1] = fds.death = -1;
+                }
+            }
+            rc = so__spawn(j->path, j->argv, w->envp, &fds, &w->pid);
+            w->death = pd[0];
+            if (pd[1] >= 0) {
+                close(pd[1]);
+            }
         }
         close(po[1]);
         close(pe[1]);
@@ -404,6 +564,12 @@ static int start_workers(job *j, int restart) {
             break;
         }
         w->running = 1;
+        w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (w->pidfd >= 0 && epoll_ctl(j->efd, EPOLL_CTL_ADD, w->pidfd, &ev) < 0) {
+            close(w->pidfd);
+            w->pidfd = -1; /* reaped by polling instead */
+        }
     }
     if (rc < 0) {
         abort_start(j);
@@ -491,9 +657,13 @@ static int run_attempt(job *j, int restart) {
     j->stopping = 0;
     j->kill_at_ns = INT64_MAX;
     j->failed_local = -1;
+    j->seq = j->stop_seq = 0;
     int rc = start_workers(j, restart);
     if (rc == SO_OK) {
         supervise(j);
+        if (j->failed_local >= 0) {
+            blame(j);
+        }
     }
     j->joined = -1;
     if (rc == SO_OK && srv && j->failed_local >= 0 && !c->restart_early &&
@@ -509,7 +679,7 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
     memset(res, 0, sizeof *res);
     res->failed_rank = -1;
     SO_TRY(check_config(cfg));
-    job j = {.cfg = cfg, .argv = argv, .k = cfg->nproc, .sfd = -1, .res = res};
+    job j = {.cfg = cfg, .argv = argv, .k = cfg->nproc, .sfd = -1, .efd = -1, .res = res};
     SO_TRY(so__resolve_program(argv ? argv[0] : NULL, j.path, sizeof j.path));
     double t0 = so_now_s();
     snprintf(j.master_addr, sizeof j.master_addr, "%s", cfg->master_addr ? cfg->master_addr : "127.0.0.1");
@@ -530,19 +700,18 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
         rmdir(j.errdir);
         return so__fail(SO_ENOMEM, "cannot allocate %d workers", j.k);
     }
-    /* Block the signals before the store's thread starts, so it inherits the mask and they
-     * all arrive on the signalfd. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
-    j.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    int rc = SO_OK, attempts = 0;
+    struct sigaction old_actions[3];
+    j.sfd = catch_signals(old_actions);
     if (j.sfd < 0) {
-        rc = so__fail(SO_ESYS, "signalfd failed: %s", strerror(errno));
+        free(j.w);
+        rmdir(j.errdir);
+        return j.sfd;
+    }
+    j.efd = epoll_create1(EPOLL_CLOEXEC);
+    j.death_at = death_fd();
+    int rc = SO_OK, attempts = 0;
+    if (j.efd < 0) {
+        rc = so__fail(SO_ESYS, "epoll_create1 failed: %s", strerror(errno));
     }
     j.master_port = cfg->master_port;
     if (rc == SO_OK && cfg->nnodes > 1 && cfg->node_rank == 0) {
@@ -598,13 +767,10 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
         res->failed_code = res->failed_signal = 0;
     }
     so_store_server_stop(j.srv);
-    if (j.sfd >= 0) {
-        struct signalfd_siginfo si;
-        while (read(j.sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        }
-        close(j.sfd);
+    if (j.efd >= 0) {
+        close(j.efd);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    release_signals(old_actions);
     remove_errdir(&j, attempts);
     free(j.w);
     res->elapsed_s = so_now_s() - t0;

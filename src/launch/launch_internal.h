@@ -40,10 +40,16 @@ void so__stream_tail(const so__stream *s, char *out, size_t cap);
 
 /* Finds an executable for name: as given if it contains '/', else along PATH. */
 int so__resolve_program(const char *name, char *out, size_t cap);
-/* Starts path with argv and envp in its own process group, stdout and stderr on out_fd and
- * err_fd, stdin on in_fd (-1 = /dev/null), every other descriptor closed, and SIGKILL when the
- * launcher dies. Waits only until exec succeeded or failed (SO_ESYS naming errno then). */
-int so__spawn(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
-              int err_fd, pid_t *pid);
+/* The descriptors a worker starts with: in (-1 = /dev/null) on 0, out on 1, err on 2, and
+ * death (-1 = none) on death_at, left open across exec. */
+typedef struct so__spawn_fds {
+    int in, out, err, death, death_at;
+} so__spawn_fds;
+
+/* Starts path with argv and envp in its own process group with those descriptors (every other
+ * one closed), and SIGKILL when the launcher dies. Waits only until exec succeeded or failed
+ * (SO_ESYS naming errno then). */
+int so__spawn(const char *path, char *const argv[], char *const envp[], const so__spawn_fds *fds,
+              pid_t *pid);
 
 #endif

@@ -1,17 +1,20 @@
 /*
- * Starting one worker: fork, then in the child only async-signal-safe calls (the launcher may
- * run the store server's thread): its own process group (so the launcher can signal the
- * worker's whole tree), SIGKILL if the launcher dies (PR_SET_PDEATHSIG), default signal
- * dispositions and an empty mask, the pipes on fds 1 and 2, every other descriptor closed on
- * exec, then execve with an environment the parent built. A close-on-exec pipe reports an exec
- * failure's errno to the parent, which therefore knows "cannot execute" at once instead of
- * seeing exit code 127 later.
- * Cost: one fork + exec per worker, about 0.3-1 ms for a small launcher process.
+ * Starting one worker: a fork done by a bare clone(), after which the child runs raw system
+ * calls only (the launcher may run the store server's thread, and neither glibc's fork handlers
+ * nor sanitizer interceptors run in between):
+ * its own process group (so the launcher can signal the worker's whole tree), SIGKILL if the
+ * launcher dies (PR_SET_PDEATHSIG), default signal dispositions and an empty mask, the pipes on
+ * fds 1 and 2, every other descriptor closed on exec except the death pipe on a high fd (see
+ * launch.c), then execve with an environment the parent
+ * built. A close-on-exec pipe reports an exec failure's errno to the parent, which therefore
+ * knows "cannot execute" at once instead of seeing exit code 127 later.
+ * Cost: one clone + exec per worker, about 0.3-1 ms for a small launcher process.
  * Limits: the program is searched in PATH by the parent (execve does no search).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -62,53 +65,75 @@ int so__resolve_program(const char *name, char *out, size_t cap) {
     return so__fail(SO_ENOENT, "cannot find program '%s' in PATH", name);
 }
 
-/* Only async-signal-safe calls from here until execve. */
-static _Noreturn void child(const char *path, char *const argv[], char *const envp[], int in_fd,
-                            int out_fd, int err_fd, int status_fd, pid_t parent) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) { /* the launcher died before prctl took effect */
-        _exit(127);
-    }
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        signal(sigs[i], SIG_DFL);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (in_fd < 0) {
-        in_fd = open("/dev/null", O_RDONLY);
-    }
-    if ((in_fd >= 0 && dup2(in_fd, 0) < 0) || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
+/* The child between clone and execve: raw system calls only. It is a copy of a launcher that
+ * may run other threads (the store server) and it was made by a bare clone, not glibc's fork,
+ * so no library function (with locks, or sanitizer interceptors) may run here. */
+static void child_put(int fd, int target, int status_fd) {
+    long rc = fd == target ? syscall(SYS_fcntl, fd, F_SETFD, 0) /* keep it across exec */
+                           : syscall(SYS_dup3, fd, target, 0);
+    if (rc < 0) {
         int e = errno;
-        (void)!write(status_fd, &e, sizeof e);
-        _exit(127);
+        syscall(SYS_write, status_fd, &e, sizeof e);
+        syscall(SYS_exit_group, 127);
     }
-    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC); /* best effort on old kernels */
-    execve(path, argv, envp);
-    int e = errno;
-    (void)!write(status_fd, &e, sizeof e);
-    _exit(127);
 }
 
-int so__spawn(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
-              int err_fd, pid_t *pid) {
+static _Noreturn void child(const char *path, char *const argv[], char *const envp[],
+                            const so__spawn_fds *fds, int status_fd, pid_t parent) {
+    int in_fd = fds->in;
+    syscall(SYS_setpgid, 0, 0);
+    syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (syscall(SYS_getppid) != parent) { /* the launcher died before prctl took effect */
+        syscall(SYS_exit_group, 127);
+    }
+    /* Default dispositions (ignored ones survive exec) and an empty mask. SIG_DFL is 0, so an
+     * all-zero kernel sigaction is "default, no flags, empty mask" on every architecture. */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2};
+    unsigned long ksa[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        syscall(SYS_rt_sigaction, sigs[i], ksa, NULL, 8);
+    }
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+    if (in_fd < 0) {
+        in_fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+    }
+    if (in_fd >= 0) {
+        child_put(in_fd, 0, status_fd);
+    }
+    child_put(fds->out, 1, status_fd);
+    child_put(fds->err, 2, status_fd);
+    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC); /* best effort on old kernels */
+    if (fds->death >= 0) { /* after close_range, so it stays open across exec */
+        child_put(fds->death, fds->death_at, status_fd);
+    }
+    syscall(SYS_execve, path, argv, envp);
+    int e = errno;
+    syscall(SYS_write, status_fd, &e, sizeof e);
+    syscall(SYS_exit_group, 127);
+    for (;;) {
+    }
+}
+
+int so__spawn(const char *path, char *const argv[], char *const envp[], const so__spawn_fds *fds,
+              pid_t *pid) {
     int st[2];
     if (pipe2(st, O_CLOEXEC) < 0) {
         return so__fail(SO_ESYS, "pipe2 for starting '%s' failed: %s", path, strerror(errno));
     }
     pid_t parent = getpid();
-    pid_t p = fork();
+    /* What fork does, minus glibc's bookkeeping that the child does not need. (A different
+     * exit signal would not survive the child's execve: the kernel resets it to SIGCHLD.) */
+    pid_t p = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, NULL, NULL, 0UL);
     if (p < 0) {
         int e = errno;
         close(st[0]);
         close(st[1]);
-        return so__fail(SO_ESYS, "fork for '%s' failed: %s", path, strerror(e));
+        return so__fail(SO_ESYS, "clone for '%s' failed: %s", path, strerror(e));
     }
     if (p == 0) {
         close(st[0]);
-        child(path, argv, envp, in_fd, out_fd, err_fd, st[1], parent);
+        child(path, argv, envp, fds, st[1], parent);
     }
     close(st[1]);
     int child_errno = 0;

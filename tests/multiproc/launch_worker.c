@@ -15,6 +15,8 @@
  *   group R N               form the process group, pass a barrier; rank R then exits 1 while
  *                           the restart count is below N, the others pass a second barrier
  *                           (which fails when R is gone) and print "group ok"
+ *   cascade DIR             rank 1 exits 3; rank 0 exits 4 the moment rank 1 is gone (it reads
+ *                           a FIFO that only rank 1 holds open): the launcher must name rank 1
  *   store                   connect to the launcher's store at MASTER_ADDR:MASTER_PORT, set a
  *                           key, read every rank's key, print "store ok"
  */
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,6 +168,33 @@ int main(int argc, char **argv) {
         }
         printf("group ok %d/%d count %d\n", rank, so_comm_size(c), count);
         so_comm_destroy(c);
+        return 0;
+    }
+    if (!strcmp(mode, "cascade") && argc >= 3 && (rank == 0 || rank == 1)) {
+        char fifo[4096];
+        snprintf(fifo, sizeof fifo, "%s/fifo", argv[2]);
+        if (mkfifo(fifo, 0600) < 0 && errno != EEXIST) {
+            perror(fifo);
+            return 90;
+        }
+        int fd = open(fifo, rank == 0 ? O_RDONLY : O_WRONLY); /* blocks until both opened it */
+        if (fd < 0) {
+            perror(fifo);
+            return 90;
+        }
+        if (rank == 1) {
+            nap_ms(50);
+            fprintf(stderr, "rank 1 exits 3\n");
+            return 3;
+        }
+        char b;
+        while (read(fd, &b, 1) > 0) {
+        }
+        fprintf(stderr, "rank 0 saw rank 1 go and exits 4\n");
+        return 4;
+    }
+    if (!strcmp(mode, "cascade")) {
+        sleep(60);
         return 0;
     }
     if (!strcmp(mode, "early") && argc >= 3) {
