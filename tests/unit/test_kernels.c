@@ -7,6 +7,8 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "scaleout/ml.h"
 #include "so_test.h"
@@ -205,6 +207,38 @@ static int t_pool_determinism(void) {
     return 0;
 }
 
+/* A child forked after the pool started (as so_test_ranks and the launcher's workers do) runs
+ * models without hanging on the parent's workers, and computes the same loss. */
+static int t_pool_fork(void) {
+    CHECK_OK(so_ml_set_threads(2));
+    so_gpt_config c;
+    so_gpt_config_default(&c);
+    c.layers = 1;
+    c.dim = 32;
+    c.ctx = 16;
+    c.max_batch = 4;
+    so_gpt *m;
+    CHECK_OK(so_gpt_create(&c, 1, &m));
+    int32_t tok[64];
+    for (int i = 0; i < 64; i++) {
+        tok[i] = (i * 5) % 256;
+    }
+    float l0, l1;
+    CHECK_OK(so_gpt_forward(m, tok, tok, 4, 16, &l0)); /* the pool is running now */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int ok = so_gpt_forward(m, tok, tok, 4, 16, &l1) == SO_OK && l1 == l0 &&
+                 so_gpt_backward(m) == SO_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    so_gpt_destroy(m);
+    return 0;
+}
+
 SO_TEST_MAIN({"sgemm", t_sgemm}, {"sgemm_c", t_sgemm_c}, {"matmul", t_matmul},
              {"vmath", t_vmath}, {"attention_fast", t_attention_fast},
-             {"pool_determinism", t_pool_determinism})
+             {"pool_determinism", t_pool_determinism}, {"pool_fork", t_pool_fork})

@@ -9,7 +9,8 @@
  * pending count to reach zero. Waiting spins for SO_ML_SPIN_NS (default 50 us: the gap between
  * two kernels of a training step) and then sleeps on a condition variable, so idle workers cost
  * nothing. Cost per dispatch: ~1 us when workers are spinning, a futex wake when asleep.
- * Limits: at most 64 threads; nested or concurrent dispatches run serially on the caller.
+ * Limits: at most 64 threads; nested or concurrent dispatches run serially on the caller. A child
+ * of fork() starts its own workers on its first dispatch.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,9 +109,27 @@ int so_ml_threads(void) {
     return nthreads;
 }
 
+/* In a child after fork() only the forking thread exists: forget the workers (they are started
+ * again on the next dispatch) and re-create the locks, which another thread may have held. */
+static void after_fork_child(void) {
+    nstarted = 0;
+    sleepers = 0;
+    done_waiting = 0;
+    in_pool = 0;
+    pthread_mutex_init(&mu, NULL);
+    pthread_mutex_init(&busy, NULL);
+    pthread_cond_init(&wake_cv, NULL);
+    pthread_cond_init(&done_cv, NULL);
+}
+
 /* Starts workers up to nthreads-1 (called with `busy` held). Failure to start one just leaves
  * the pool smaller. */
 static void ensure_workers(void) {
+    static int atfork_done;
+    if (!atfork_done) {
+        pthread_atfork(NULL, NULL, after_fork_child);
+        atfork_done = 1;
+    }
     if (spin_ns < 0) {
         spin_ns = so_param_int("SO_ML_SPIN_NS");
     }
