@@ -857,6 +857,15 @@ static int edge_rank(so_comm *c, int rank, void *arg) {
     CHECK(!so_comm_poisoned(c));
     CHECK_OK(so_allreduce(c, &x, &y, 1, SO_F32, SO_SUM));
     CHECK_EQ_INT(y, k);
+    /* nonblocking, on any size, including count 0 */
+    so_request *req = NULL;
+    y = 0;
+    CHECK_OK(so_iallreduce(c, &x, &y, 1, SO_F32, SO_MAX, &req));
+    CHECK_OK(so_wait(req));
+    CHECK_EQ_INT(y, 1);
+    CHECK_OK(so_iallreduce(c, NULL, NULL, 0, SO_F32, SO_SUM, &req));
+    CHECK_OK(so_wait(req));
+    CHECK(so_iallreduce(c, &x, &y, 1, SO_F32, (so_op)42, &req) == SO_EINVAL);
     return 0;
 }
 
