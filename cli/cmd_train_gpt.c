@@ -15,8 +15,10 @@
  * validation loss beside the unigram entropy of the training tokens (nats and bits per token), a
  * sample, and a machine-readable "result ..." line.
  */
+#include <libgen.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scaleout/ckpt.h"
 #include "scaleout/data.h"
@@ -342,13 +344,27 @@ int so__train_gpt(int argc, char **argv) {
         so_ml_set_threads(o->threads);
     }
 
+    if (o->ckpt) { /* fail now, not after the training, if the checkpoint cannot be written */
+        char *copy = strdup(o->ckpt);
+        const char *dir = dirname(copy);
+        int ok = access(dir, W_OK) == 0;
+        if (!ok) {
+            fprintf(stderr, "scaleout train gpt: cannot write checkpoints into '%s' (--ckpt %s)\n"
+                    "hint: create the directory or choose another --ckpt path\n", dir, o->ckpt);
+        }
+        free(copy);
+        if (!ok) {
+            return 2;
+        }
+    }
     so_ckpt *ck = NULL;
     if (o->resume) {
         int rc = so_ckpt_open_fallback(o->resume, &ck, NULL);
         if (rc < 0) {
             return so__train_fail("reading the --resume checkpoint", rc,
-                                  "the file is damaged or not a scaleout checkpoint; start without "
-                                  "--resume or point it at an intact checkpoint");
+                                  rc == SO_ENOENT ? "check the path given to --resume"
+                                  : "the file is damaged or not a scaleout checkpoint; start without "
+                                    "--resume or point it at an intact checkpoint");
         }
         const char *mk = so_ckpt_meta(ck, "model");
         if (!mk || strcmp(mk, "gpt")) {
