@@ -39,9 +39,9 @@ extern "C" {
  * Threads
  * ====================================================================================== */
 
-/* Threads the models use (default: the SO_ML_THREADS knob, 0 = online CPUs, at most 64). When it
- * is above 1, OpenBLAS is set to one thread, so GEMMs run inside this one pool and two pools never
- * spin against each other. A multi-rank job on one host sets 1 per rank. */
+/* Threads the models use (default: the SO_ML_THREADS knob; 0 = online CPUs divided by the ranks
+ * on this host, LOCAL_WORLD_SIZE; at most 64). OpenBLAS is set to one thread, so GEMMs run inside
+ * this one pool and two pools never spin against each other. n = 0 restores the default. */
 int so_ml_set_threads(int n);
 int so_ml_threads(void);
 

@@ -24,7 +24,7 @@ static const so_param_info params[] = {
     {"SO_JOB_ID", "", "Job id that names the file store /dev/shm/scaleout-<id> when ranks meet without MASTER_ADDR (default: from Open MPI or Slurm)."},
     {"SO_ALPHA_BETA", "", "Alpha-beta model for the collective selector as 'alpha_us,GBps' (default: so_coll_calibrate's fit when run, else a per-transport default)."},
     {"SO_PROGRESS", "auto", "Progress lines on stderr: auto (only on a terminal), 1 (always) or 0 (never)."},
-    {"SO_ML_THREADS", "0", "Threads of the ml pool that runs model kernels and GEMMs (0 = online CPUs; use 1 per rank when ranks share a host)."},
+    {"SO_ML_THREADS", "0", "Threads of the ml pool that runs model kernels and GEMMs (0 = online CPUs divided by LOCAL_WORLD_SIZE, the ranks on this host)."},
     {"SO_ML_SPIN_NS", "50000", "How long an idle ml pool thread spins before sleeping, in nanoseconds."},
     {"SO_ML_CHUNKS", "4", "Batch chunks of a GPT step: threads claim chunks, each with its own gradient array summed in a fixed order (results do not depend on the thread count)."},
     {"SO_ML_PROFILE", "0", "1 = time each kernel class of the GPT forward/backward (so_gpt_profile)."},

@@ -81,10 +81,20 @@ static void *worker(void *p) {
     return NULL;
 }
 
+/* SO_ML_THREADS, or the online CPUs shared among the ranks of this host when a launcher says how
+ * many there are (LOCAL_WORLD_SIZE from scaleout run/torchrun, OMPI_COMM_WORLD_LOCAL_SIZE). */
 static int default_threads(void) {
     int64_t n = so_param_int("SO_ML_THREADS");
     if (n <= 0) {
         n = sysconf(_SC_NPROCESSORS_ONLN);
+        const char *lws = getenv("LOCAL_WORLD_SIZE");
+        if (!lws || !*lws) {
+            lws = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        }
+        long k = lws && *lws ? strtol(lws, NULL, 10) : 1;
+        if (k > 1) {
+            n = n / k;
+        }
     }
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
