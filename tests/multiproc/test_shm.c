@@ -57,7 +57,8 @@ static int check_pattern(const unsigned char *b, size_t n, uint64_t seed) {
     return 0;
 }
 
-/* ---- sizes: 0, 1, 24 and 25 (inline limit), 63, 64, ring-1, ring, ring+1, 64 MiB + 5, there and back ---- */
+/* ---- sizes: 0, 1, 24 and 25 (inline limit), 63, 64, ring-1, ring, ring+1, 64 MiB + 5, there and
+ * back ---- */
 
 static int rank_sizes(shm_rank *r, void *arg) {
     (void)arg;
@@ -212,7 +213,7 @@ static int ring_allreduce_f32(shm_rank *r, float *x, size_t count) {
     int n = r->size, me = r->rank;
     int right = (me + 1) % n, left = (me - 1 + n) % n;
     size_t base = count / (size_t)n, extra = count % (size_t)n;
-#define OFF(b) ((size_t)(b) * base + ((size_t)(b) < extra ? (size_t)(b) : extra))
+#define OFF(b) ((size_t)(b)*base + ((size_t)(b) < extra ? (size_t)(b) : extra))
 #define LEN(b) (base + ((size_t)(b) < extra ? 1 : 0))
     for (int s = 0; s < n - 1; s++) {
         int sb = (me - s + n) % n, rb = (me - s - 1 + n) % n;
@@ -500,8 +501,13 @@ static int t_setup_deadline(void) {
     int peer1 = 1, peer0 = 0;
     so__transport *t = NULL;
     /* As the leader (rank 0): rank 1 never attaches. */
-    so__transport_init in = {.rank = 0, .size = 2, .peers = &peer1, .npeers = 1, .pids = pids,
-                             .store = st, .prefix = prefix,
+    so__transport_init in = {.rank = 0,
+                             .size = 2,
+                             .peers = &peer1,
+                             .npeers = 1,
+                             .pids = pids,
+                             .store = st,
+                             .prefix = prefix,
                              .deadline_ns = so_deadline_after_ms(400)};
     int64_t t0 = so_now_ns();
     CHECK_EQ_INT(so__transport_shm_open(&in, &t), SO_ETIMEDOUT);
@@ -511,8 +517,13 @@ static int t_setup_deadline(void) {
     CHECK_EQ_INT(shm_names_with(prefix), 0); /* the leader unlinked its segment */
     /* As rank 1: the leader (the child) never publishes the segment name. */
     int pids_b[2] = {(int)child, (int)getpid()};
-    so__transport_init in_b = {.rank = 1, .size = 2, .peers = &peer0, .npeers = 1, .pids = pids_b,
-                               .store = st, .prefix = "shmsetup-never",
+    so__transport_init in_b = {.rank = 1,
+                               .size = 2,
+                               .peers = &peer0,
+                               .npeers = 1,
+                               .pids = pids_b,
+                               .store = st,
+                               .prefix = "shmsetup-never",
                                .deadline_ns = so_deadline_after_ms(300)};
     t0 = so_now_ns();
     CHECK_EQ_INT(so__transport_shm_open(&in_b, &t), SO_ETIMEDOUT);

@@ -127,8 +127,9 @@ static void bandwidth(shm_rank *r, size_t n, int reps) {
     double bi = 2.0 * (double)n / median(t, 7);
     if (r->rank == 0) {
         char sz[32];
-        printf("%-6s unidirectional %.2f GB/s, bidirectional %.2f GB/s total (%.2f per direction)\n",
-               so_format_size(n, sz, sizeof sz), uni, bi, bi / 2);
+        printf(
+            "%-6s unidirectional %.2f GB/s, bidirectional %.2f GB/s total (%.2f per direction)\n",
+            so_format_size(n, sz, sizeof sz), uni, bi, bi / 2);
     }
     free(s);
     free(d);
@@ -189,8 +190,8 @@ static int rank_main(shm_rank *r, void *arg) {
 static int comm_ring(so_comm *c, float *x, size_t count) {
     int n = so_comm_size(c), me = so_comm_rank(c), right = (me + 1) % n, left = (me - 1 + n) % n;
     size_t blk = count / (size_t)n;
-    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1,
-                        .count = count};
+    so__coll_sig sig = {
+        .kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1, .count = count};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = SO_OK;
     for (int s = 0; s < n - 1 && rc == SO_OK; s++) {

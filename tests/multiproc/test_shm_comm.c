@@ -31,10 +31,10 @@ static int ring_allreduce(so_comm *c, float *x, size_t count) {
     int n = so_comm_size(c), me = so_comm_rank(c);
     int right = (me + 1) % n, left = (me - 1 + n) % n;
     size_t base = count / (size_t)n, extra = count % (size_t)n;
-#define OFF(b) ((size_t)(b) * base + ((size_t)(b) < extra ? (size_t)(b) : extra))
+#define OFF(b) ((size_t)(b)*base + ((size_t)(b) < extra ? (size_t)(b) : extra))
 #define LEN(b) (base + ((size_t)(b) < extra ? 1 : 0))
-    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1,
-                        .count = count};
+    so__coll_sig sig = {
+        .kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1, .count = count};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = SO_OK;
     for (int s = 0; s < n - 1 && rc == SO_OK; s++) {
@@ -167,10 +167,13 @@ static int desync_fn(so_comm *c, int rank, void *arg) {
     (void)arg;
     CHECK(uses_shm(c));
     so_comm_set_timeout_ms(c, 5000);
-    so__coll_sig sig = rank == 0 ? (so__coll_sig){.kind = SO__KIND_ALLREDUCE, .dtype = SO_F32,
-                                                  .op = SO_SUM, .root = -1, .count = 10}
-                                 : (so__coll_sig){.kind = SO__KIND_BCAST, .dtype = SO_F32,
-                                                  .root = 0, .count = 10};
+    so__coll_sig sig =
+        rank == 0 ? (so__coll_sig){.kind = SO__KIND_ALLREDUCE,
+                                   .dtype = SO_F32,
+                                   .op = SO_SUM,
+                                   .root = -1,
+                                   .count = 10}
+                  : (so__coll_sig){.kind = SO__KIND_BCAST, .dtype = SO_F32, .root = 0, .count = 10};
     float out[10] = {0}, in[10];
     CHECK_OK(so__coll_begin(c, &sig));
     int rc = so__coll_end(c, so__sendrecv(c, 1 - rank, out, sizeof out, 1 - rank, in, sizeof in));

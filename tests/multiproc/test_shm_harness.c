@@ -73,8 +73,14 @@ static int child(int rank, int n, const char *dir, shm_rank_fn fn, void *arg) {
             peers[np++] = r;
         }
     }
-    so__transport_init in = {.rank = rank, .size = n, .peers = peers, .npeers = np, .pids = pids,
-                             .store = st, .prefix = "test", .deadline_ns = so_deadline_after_ms(10000)};
+    so__transport_init in = {.rank = rank,
+                             .size = n,
+                             .peers = peers,
+                             .npeers = np,
+                             .pids = pids,
+                             .store = st,
+                             .prefix = "test",
+                             .deadline_ns = so_deadline_after_ms(10000)};
     shm_rank r = {.rank = rank, .size = n, .store = st};
     if (so__transport_shm_open(&in, &r.t) < 0) {
         fprintf(stderr, "rank %d: open: %s: %s\n", rank, so_err_name(-1), so_last_error());

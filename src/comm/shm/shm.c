@@ -14,15 +14,15 @@
  * a ring step move at once and the rings stay cache resident.
  *
  * Waiting. When no posted transfer can move, progress spins with a cpu relax for up to
- * SO_SHM_SPIN_NS (adaptive: the budget halves, down to 2 us, each time a spin ends in sleep, and
- * doubles back when a spin pays off, so a loaded machine wastes little), or, when more local ranks
- * than CPUs share the host, yields a few times instead; then it raises its doorbell's `sleeping`
- * flag and sleeps on the doorbell futex. Publishers read the flag after their counter store, both
- * seq_cst (Dekker: the sleeper raises the flag, then looks at the counters once more, also
- * seq_cst), so the common path makes no system call and no wake-up is lost. A sleeper wakes at
- * least every 50 ms to check the pids of the peers it waits on (a pidfd sees a zombie too): a dead
- * peer completes that peer's transfers with SO_EPEER once the data it left in the ring is
- * consumed.
+ * SO_SHM_SPIN_NS (adaptive: the budget halves, down to 2 us, after each wait longer than the
+ * knob, and doubles back after each shorter one, so a loaded machine wastes little), or, when
+ * more local ranks than CPUs share the host, yields a few times instead; then it raises its
+ * doorbell's `sleeping` flag and sleeps on the doorbell futex. Publishers read the flag after
+ * their counter store, both seq_cst (Dekker: the sleeper raises the flag, then looks at the
+ * counters once more, also seq_cst), so the common path makes no system call and no wake-up is
+ * lost. A sleeper wakes at least every 50 ms to check the pids of the peers it waits on (a pidfd
+ * sees a zombie too): a dead peer completes that peer's transfers with SO_EPEER once the data it
+ * left in the ring is consumed.
  *
  * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; small
  * messages cost one header record plus the payload rounded to 64 bytes and two cache-line
@@ -50,8 +50,8 @@ typedef struct shm_peer {
     /* peer -> me ring (this process is the consumer) */
     so__shm_ring_ctl *rctl;
     unsigned char *rdata;
-    uint64_t rtail; /* local tail, published after each piece */
-    uint64_t rhead; /* last head read */
+    uint64_t rtail;     /* local tail, published after each piece */
+    uint64_t rhead;     /* last head read */
     so__shm_bell *bell; /* the peer's doorbell */
     so__xfer *sq, *sq_last, *rq, *rq_last;
     so__shm_pid pid;
@@ -221,8 +221,8 @@ static int recv_step(so__shm *t, shm_peer *p, so__xfer *x) {
         }
         unsigned char *dst = (unsigned char *)x->buf + x->done;
         if (x->reduce) {
-            const unsigned char *a = x->reduce_src ? (const unsigned char *)x->reduce_src + x->done
-                                                   : dst;
+            const unsigned char *a =
+                x->reduce_src ? (const unsigned char *)x->reduce_src + x->done : dst;
             so_reduce_local(x->op, x->dtype, dst, a, p->rdata + pos, n / esz);
         } else {
             memcpy(dst, p->rdata + pos, n);
@@ -401,6 +401,16 @@ static void block(so__shm *t, int64_t now, int64_t deadline_ns) {
     atomic_store_explicit(&t->bell->sleeping, 0, memory_order_relaxed);
 }
 
+/* After a wait ended: had the whole wait fitted in SO_SHM_SPIN_NS, spinning would have paid, so
+ * the budget doubles (up to the knob); a longer wait halves it (down to spin_min). */
+static void adapt_spin(so__shm *t, int short_wait) {
+    if (short_wait) {
+        t->spin_cur = t->spin_cur * 2 < t->spin_ns ? t->spin_cur * 2 : t->spin_ns;
+    } else {
+        t->spin_cur = t->spin_cur / 2 > t->spin_min ? t->spin_cur / 2 : t->spin_min;
+    }
+}
+
 static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t deadline_ns) {
     so__shm *t = (so__shm *)bt;
     int idle = 0, slept = 0;
@@ -420,8 +430,8 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             return so__fail(SO_EINTR, "shm transport: interrupted");
         }
         if (moved) {
-            if (idle > 0 && !slept && t->spin_cur < t->spin_ns) { /* the spin paid off */
-                t->spin_cur = t->spin_cur * 2 < t->spin_ns ? t->spin_cur * 2 : t->spin_ns;
+            if (idle > 0) {
+                adapt_spin(t, !slept || so_now_ns() - idle_since <= t->spin_ns);
             }
             idle = 0;
             slept = 0;
@@ -447,9 +457,6 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             t->last_live_check = now;
             check_peers(t);
             continue;
-        }
-        if (!slept && t->spin_cur > t->spin_min) {
-            t->spin_cur /= 2; /* the spin was wasted: spin less next time */
         }
         block(t, now, deadline_ns);
         slept = 1;

@@ -23,8 +23,8 @@
 
 #define SO__SHM_MAGIC 0x534f5348u /* "SOSH" */
 #define SO__SHM_VERSION 1u
-#define SO__SHM_REC 64u          /* record alignment and header record size */
-#define SO__SHM_RING_MIN 4096u   /* smallest ring the knob may ask for */
+#define SO__SHM_REC 64u        /* record alignment and header record size */
+#define SO__SHM_RING_MIN 4096u /* smallest ring the knob may ask for */
 #define SO__SHM_RING_MAX (1u << 30)
 
 /* Segment header (first page). */
@@ -58,9 +58,9 @@ typedef struct so__shm_seg {
     int nlocal;
     uint64_t ring_bytes;
     so__shm_seg_hdr *hdr;
-    so__shm_bell *bells;     /* nlocal */
-    so__shm_ring_ctl *ctls;  /* nlocal * nlocal, diagonal unused */
-    unsigned char *data;     /* nlocal * (nlocal - 1) rings */
+    so__shm_bell *bells;    /* nlocal */
+    so__shm_ring_ctl *ctls; /* nlocal * nlocal, diagonal unused */
+    unsigned char *data;    /* nlocal * (nlocal - 1) rings */
 } so__shm_seg;
 
 /* Creates (the leader, local index 0) or attaches to the group's segment, then waits until every

@@ -46,7 +46,8 @@ void so__shm_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t timeout_ns) {
     if (timeout_ns <= 0) {
         return;
     }
-    struct timespec ts = {.tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL};
+    struct timespec ts = {.tv_sec = timeout_ns / 1000000000LL,
+                          .tv_nsec = timeout_ns % 1000000000LL};
     /* EAGAIN (value changed), EINTR and ETIMEDOUT all mean: look again. */
     (void)syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
 }
