@@ -9,6 +9,7 @@
 #include "scaleout/comm.h"
 #include "scaleout/coll.h"
 #include "scaleout/model.h"
+#include "scaleout/dist.h"
 #include "scaleout/ckpt.h"
 #include "scaleout/data.h"
 #include "scaleout/optim.h"

@@ -1,0 +1,134 @@
+/*
+ * Distributed-systems building blocks of the book's chapters 1 and 2: stable hashing (md5),
+ * partitioners (contiguous, hash mod M, consistent-hash ring with virtual nodes), vector clocks
+ * and grow-only counters, ring gossip over a process group, and BSP supersteps (real ones on a
+ * group, and the 2.2.1 model drawn with the CPython-compatible generator).
+ *
+ *   uint64_t start, count; so_part_contiguous(1000, 6, r, &start, &count);   // 2.1.2
+ *   so_hash_ring *ring; so_hash_ring_create(200, &ring);
+ *   for (int n = 0; n < 9; n++) so_hash_ring_add(ring, n);
+ *   int owner = so_hash_ring_owner(ring, so_part_md5_mod("key-42", 1ull << 32));
+ *   so_gossip_ring_round(comm, &x, 1, 0.5);                                // 1.4.1, one round
+ *
+ * Sources: src/core/md5.c, src/data/partition.c, src/data/vclock.c, src/coll/dist_gossip.c,
+ * src/coll/dist_bsp.c. Functions taking a so_comm are collective: every rank calls them in the
+ * same order. Nothing here is shared between threads without a lock.
+ */
+#ifndef SCALEOUT_DIST_H
+#define SCALEOUT_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scaleout/comm.h"
+#include "scaleout/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- md5 (RFC 1321; for stable placement only, not security) ---- */
+
+void so_md5(const void *data, size_t n, uint8_t out[16]);
+/* Lower-case hex digest, NUL-terminated. */
+void so_md5_hex(const void *data, size_t n, char out[33]);
+
+/* ---- partitioners (2.1.2, 2.3.1) ---- */
+
+/* Contiguous shard of `rank` among `world` over n items: base, extra = divmod(n, world);
+ * start = rank base + min(rank, extra), count = base + (rank < extra). */
+void so_part_contiguous(uint64_t n, int world, int rank, uint64_t *start, uint64_t *count);
+/* The md5 digest of the NUL-terminated key read as a big-endian 128-bit integer (Python's
+ * int(md5(key).hexdigest(), 16)), modulo m >= 1: the book's stable hash. */
+uint64_t so_part_md5_mod(const char *key, uint64_t m);
+
+/* Consistent-hash ring: each node owns `vnodes` points at md5("node-{n}-vn-{v}") mod 2^32 (the
+ * book's labels); a key at position p belongs to the first point strictly after p, wrapping
+ * around (Python's bisect.bisect(points, p) % len(points)). Adding a node moves only the keys
+ * its points capture: about 1/(M+1) of them. */
+typedef struct so_hash_ring so_hash_ring;
+int so_hash_ring_create(int vnodes, so_hash_ring **out);
+void so_hash_ring_destroy(so_hash_ring *r);
+/* Add or remove node id (>= 0). SO_EINVAL if it is already there / not there. */
+int so_hash_ring_add(so_hash_ring *r, int node);
+int so_hash_ring_remove(so_hash_ring *r, int node);
+/* Owner of position pos (0 .. 2^32-1); -1 if the ring is empty. O(log points). */
+int so_hash_ring_owner(const so_hash_ring *r, uint64_t pos);
+int so_hash_ring_nodes(const so_hash_ring *r);
+
+/* ---- vector clocks and grow-only counters (2.5.3) ---- */
+
+#define SO_VCLOCK_MAX 64
+
+typedef struct so_vclock {
+    int n;                            /* number of nodes */
+    uint64_t c[SO_VCLOCK_MAX];        /* events seen from each node */
+} so_vclock;
+
+typedef enum so_vclock_order {
+    SO_VC_EQUAL = 0,
+    SO_VC_BEFORE,     /* a happened before b: a <= b everywhere, < somewhere */
+    SO_VC_AFTER,      /* b happened before a */
+    SO_VC_CONCURRENT  /* neither: a conflict to reconcile */
+} so_vclock_order;
+
+/* n in 1..SO_VCLOCK_MAX (clamped). */
+void so_vclock_init(so_vclock *v, int n);
+/* A local event at node. */
+void so_vclock_tick(so_vclock *v, int node);
+/* dst = elementwise max (what receiving src's state does); over ranks this is an all-reduce MAX
+ * of the u64 array. */
+void so_vclock_merge(so_vclock *dst, const so_vclock *src);
+so_vclock_order so_vclock_compare(const so_vclock *a, const so_vclock *b);
+/* "{0:1, 1:0, 2:0, 3:1, 4:0}" (the book's print), into buf; returns buf. */
+char *so_vclock_format(const so_vclock *v, char *buf, size_t cap);
+
+/* Grow-only counter (a CRDT): each node counts its own increments; merge is the elementwise max,
+ * the value is base + the sum. Concurrent increments on both sides of a partition all survive. */
+typedef struct so_gcounter {
+    int n;
+    int64_t base;
+    uint64_t inc[SO_VCLOCK_MAX];
+} so_gcounter;
+void so_gcounter_init(so_gcounter *g, int n, int64_t base);
+void so_gcounter_add(so_gcounter *g, int node, uint64_t delta);
+void so_gcounter_merge(so_gcounter *dst, const so_gcounter *src);
+int64_t so_gcounter_value(const so_gcounter *g);
+
+/* ---- gossip (1.4.1) ---- */
+
+/* One synchronous round of ring gossip on the group: every rank sends x to both neighbours and
+ * sets x = w x + (1 - w) / 2 (x_left + x_right). The mixing matrix is doubly stochastic, so the
+ * mean over ranks is preserved (up to rounding) and the disagreement shrinks by the second
+ * eigenvalue w + (1 - w) cos(2 pi / K) per round (so_model_gossip_lambda2). Collective; two
+ * sendrecvs of n doubles per round. With one rank it does nothing. */
+int so_gossip_ring_round(so_comm *c, double *x, size_t n, double self_weight);
+
+/* ---- BSP supersteps (2.2.1) ---- */
+
+/* The 2.2.1 draws: compute[s * workers + w] = base[w % nbase] + uniform(-jitter, jitter) in the
+ * listing's order (step by step, worker by worker) from random.seed(seed), in ms. */
+void so_bsp_draw(uint64_t seed, const double *base, int nbase, int workers, int steps,
+                 double jitter, double *compute);
+/* The BSP model of one superstep: max over workers of compute, plus comm; *idle receives the
+ * barrier idle time summed over workers (sum of max - compute). */
+double so_bsp_model_step(const double *compute, int workers, double comm, double *idle);
+
+/* A real superstep on the group: every rank works (sleeps) compute_s, waits at a barrier, then
+ * communicates: a sum all-reduce of `comm_bytes` (0: none) and, if comm_s > 0, a sleep of comm_s
+ * standing for the book's fixed communication cost. Times are measured on each rank from a
+ * common start (an entry barrier); step_s and compute_max_s are the max over ranks. */
+typedef struct so_bsp_step {
+    double compute_s;     /* this rank's compute phase, measured */
+    double wait_s;        /* this rank's time at the barrier */
+    double step_s;        /* superstep time (max over ranks) */
+    double compute_max_s; /* slowest rank's compute (max over ranks) */
+    double idle_sum_s;    /* barrier idle summed over ranks */
+} so_bsp_step;
+int so_bsp_superstep(so_comm *c, double compute_s, size_t comm_bytes, double comm_s,
+                     so_bsp_step *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
