@@ -47,7 +47,7 @@ static const char *const own_vars[] = {
     "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT",
     "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS", "TORCHELASTIC_RUN_ID",
     "TORCHELASTIC_ERROR_FILE", "SO_RANK", "SO_WORLD_SIZE", "SO_LOCAL_RANK", "SO_LOCAL_WORLD_SIZE",
-    "SO_LOCAL_SIZE", "SO_MASTER_ADDR", "SO_MASTER_PORT", "SO_TRANSPORT"};
+    "SO_LOCAL_SIZE", "SO_MASTER_ADDR", "SO_MASTER_PORT"};
 enum { OWN_VARS = sizeof own_vars / sizeof own_vars[0], ENV_LINE = 1200 };
 
 typedef struct worker {
@@ -81,9 +81,9 @@ typedef struct job {
     int64_t kill_at_ns;  /* SIGKILL deadline once stopping */
     int64_t end_at_ns;   /* the job's timeout, or INT64_MAX */
     int failed_local;    /* local index of the first failure of this attempt, or -1 */
+    int failed_status;   /* its wait status */
     uint64_t seq;        /* numbers the events (pipe hang-ups, exits, stop) in their order */
     uint64_t stop_seq;   /* the event number of stop_job, or 0 */
-    int failed_status;   /* its wait status */
     int joined;          /* ranks that reached the group's rendezvous in a failed attempt, or -1 */
     so_store_server *srv; /* node 0 of several: the store of the whole run */
     so_launch_result *res;
@@ -109,9 +109,14 @@ const char *so_launch_signame(int sig) {
     return buf;
 }
 
-static int is_own_var(const char *kv) {
+/* Nonzero if kv ("NAME=value") names a variable the launcher sets (SO_TRANSPORT only when it
+ * sets one: otherwise the workers inherit it). */
+static int is_own_var(const char *kv, int sets_transport) {
     const char *eq = strchr(kv, '=');
     size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
+    if (sets_transport && n == 12 && !strncmp(kv, "SO_TRANSPORT", 12)) {
+        return 1;
+    }
     for (int i = 0; i < OWN_VARS; i++) {
         if (strlen(own_vars[i]) == n && !strncmp(own_vars[i], kv, n)) {
             return 1;
@@ -137,7 +142,7 @@ static char **build_env(const job *j, int local, int restart) {
     char *text = (char *)(envp + nenv + NSET + 1);
     size_t n = 0;
     for (size_t i = 0; i < nenv; i++) {
-        if (!is_own_var(environ[i])) {
+        if (!is_own_var(environ[i], c->transport != NULL)) {
             envp[n++] = environ[i];
         }
     }

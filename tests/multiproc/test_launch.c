@@ -237,6 +237,12 @@ static int t_env(void) {
         CHECK(errfile[r][0] == '/');
     }
     CHECK(strcmp(errfile[0], errfile[1]) != 0 && strcmp(errfile[1], errfile[2]) != 0);
+    /* Without --transport the workers inherit the launcher's SO_TRANSPORT. */
+    setenv("SO_TRANSPORT", "shm", 1);
+    RUN("run", "-n", "2", "--", W, "env");
+    unsetenv("SO_TRANSPORT");
+    CHECK_EQ_INT(exit_code(), 0);
+    CHECK_STR_EQ(value_of(1, "SO_TRANSPORT"), "shm");
     /* torchrun's spellings, and RANK = node_rank * K + local_rank on a second node. */
     RUN("run", "--nproc_per_node=2", "--nnodes", "2", "--node_rank=1", "--master-addr",
         "127.0.0.1", "--master-port", "29999", "--max_restarts=0", W, "env");
