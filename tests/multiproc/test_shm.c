@@ -529,6 +529,13 @@ static int t_setup_deadline(void) {
     CHECK_EQ_INT(so__transport_shm_open(&in_b, &t), SO_ETIMEDOUT);
     waited = (double)(so_now_ns() - t0) * 1e-9;
     CHECK(waited >= 0.25 && waited < 3.0);
+    /* As rank 1 when the leader could not build the segment and said so: SO_ENOTSUP at once. */
+    const char *marker = "!no /dev/shm here";
+    CHECK_OK(so_store_set(st, "shmsetup-unavail/shm/0", marker, strlen(marker) + 1));
+    in_b.prefix = "shmsetup-unavail";
+    in_b.deadline_ns = so_deadline_after_ms(5000);
+    CHECK_EQ_INT(so__transport_shm_open(&in_b, &t), SO_ENOTSUP);
+    CHECK(strstr(so_last_error(), "no /dev/shm here") != NULL);
     /* As the leader again, with rank 1 dead (a zombie: not reaped yet): SO_EPEER long before the
      * deadline. */
     kill(child, SIGKILL);

@@ -9,7 +9,10 @@
  * reads the name, maps the object, checks magic, version, member count and member hash, and
  * increments the attach counter. The leader waits (futex on the counter, checking the members'
  * pids and the deadline) until all members attached and then unlinks the name, so after open
- * nothing can leak even if every process is SIGKILLed; on any failure it unlinks at once.
+ * nothing can leak even if every process is SIGKILLed; on any failure it unlinks at once. If the
+ * leader cannot build the segment at all (no /dev/shm, no room, no permission) it publishes
+ * "!<reason>" instead of a name and every local rank returns SO_ENOTSUP, so transport "auto"
+ * hands these peers to tcp on all of them alike.
  * Cost: one store round trip and one mapping of nlocal*(nlocal-1)*ring_bytes plus a few pages.
  * Limits: the members must agree on the member list (checked by hash); Linux only (futex, pidfd).
  */
@@ -19,6 +22,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -220,6 +224,23 @@ static int wait_attached(so__shm_seg *seg, const so__transport_init *in, const i
     }
 }
 
+/* The leader could not build the segment: it tells the others through the store (a name
+ * starting with '!'), so every local rank returns SO_ENOTSUP and transport "auto" consistently
+ * hands these peers to tcp instead. The detail of the failure stays in so_last_error. */
+static int unavailable(const so__transport_init *in, int leader, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int unavailable(const so__transport_init *in, int leader, const char *fmt, ...) {
+    char msg[300], key[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + 1, sizeof msg - 1, fmt, ap);
+    va_end(ap);
+    msg[0] = '!';
+    snprintf(key, sizeof key, "%s/shm/%d", in->prefix ? in->prefix : "", leader);
+    (void)so_store_set(in->store, key, msg, strlen(msg) + 1);
+    return so__fail(SO_ENOTSUP, "%s", msg + 1);
+}
+
 static int create_leader(const so__transport_init *in, const int *members, int n,
                          uint64_t ring_bytes, so__shm_seg *seg) {
     layout l = layout_of(n, ring_bytes);
@@ -227,27 +248,28 @@ static int create_leader(const so__transport_init *in, const int *members, int n
     make_name(name, sizeof name, in->prefix);
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return so__fail(SO_ESYS, "shm transport: shm_open(%s) failed: %s", name, strerror(errno));
+        return unavailable(in, members[0], "shm transport: shm_open(%s) failed: %s", name,
+                           strerror(errno));
     }
     int rc = SO_OK;
     void *base = MAP_FAILED;
     if (ftruncate(fd, (off_t)l.total) != 0) {
-        rc = so__fail(SO_ESYS, "shm transport: ftruncate(%s, %zu) failed: %s", name, l.total,
-                      strerror(errno));
+        rc = unavailable(in, members[0], "shm transport: ftruncate(%s, %zu) failed: %s", name,
+                         l.total, strerror(errno));
         goto fail;
     }
     int e = posix_fallocate(fd, 0, (off_t)l.total);
     if (e != 0 && e != EOPNOTSUPP && e != EINVAL) {
-        rc = so__fail(SO_ESYS,
-                      "shm transport: cannot reserve %zu bytes in /dev/shm for %d local ranks "
-                      "(%s); lower SO_SHM_RING_BYTES",
-                      l.total, n, strerror(e));
+        rc = unavailable(in, members[0],
+                         "shm transport: cannot reserve %zu bytes in /dev/shm for %d local ranks "
+                         "(%s); lower SO_SHM_RING_BYTES",
+                         l.total, n, strerror(e));
         goto fail;
     }
     base = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
-        rc = so__fail(SO_ESYS, "shm transport: mmap of %zu bytes failed: %s", l.total,
-                      strerror(errno));
+        rc = unavailable(in, members[0], "shm transport: mmap of %zu bytes failed: %s", l.total,
+                         strerror(errno));
         goto fail;
     }
     close(fd);
@@ -286,7 +308,7 @@ fail:
 
 static int attach_member(const so__transport_init *in, const int *members, int n,
                          uint64_t ring_bytes, so__shm_seg *seg) {
-    char name[128], key[256];
+    char name[320], key[256];
     size_t len = 0;
     snprintf(key, sizeof key, "%s/shm/%d", in->prefix ? in->prefix : "", members[0]);
     int rc = so_store_get(in->store, key, name, sizeof name - 1, &len, ms_left(in->deadline_ns));
@@ -294,6 +316,10 @@ static int attach_member(const so__transport_init *in, const int *members, int n
         return rc;
     }
     name[len < sizeof name ? len : sizeof name - 1] = 0;
+    if (name[0] == '!') {
+        return so__fail(SO_ENOTSUP, "rank %d could not create the shared segment: %s", members[0],
+                        name + 1);
+    }
     int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) {
         return so__fail(SO_ESYS,
