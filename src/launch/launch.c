@@ -416,7 +416,6 @@ static void supervise(job *j) {
                 so__stream_pump(who[i]);
             }
         }
-
         if (polling) {
             for (int i = 0; i < j->k; i++) {
                 reap_one(j, i);
