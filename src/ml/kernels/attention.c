@@ -4,7 +4,8 @@
  * For query head h (key/value head g = h / (NH/KVH)), with Q, K, V the (T,HS) strided slices of
  * qkv and s = 1/sqrt(HS):
  *   forward:  S = s Q K^T;  P = causal row softmax of S (zero above the diagonal);  Y = P V
- *   backward: dP = dY V^T;  dV += P^T dY;  dS = P (dP - rowsum(dP P));  dQ += s dS K;  dK += s dS^T Q
+ *   backward: dP = dY V^T;  dV += P^T dY;  dS = P (dP - rowsum(dP P));
+ *             dQ += s dS K;  dK += s dS^T Q
  * The GEMMs run on the full T x T square (the zero upper triangle of P and dS makes them exact).
  * The softmax exponentials use the vectorised exp of vmath.h.
  * Cost: 4 T^2 HS flops per (b,h) forward, 8 T^2 HS backward; memory: P is kept, (B,NH,T,T).

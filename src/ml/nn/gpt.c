@@ -484,13 +484,15 @@ static void block_fwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1
     float *mid = a->mid + r * C, *ln2 = a->ln2 + r * C, *fch = a->fch + r * m->M;
     float *fcha = a->fch_act + r * m->M, *y = m->res[k->l + 1] + r * C;
     float *att = a->att + (size_t)b0 * m->c.heads * T * T;
-    PROF(m, tid, P_NORM, norm_fwd(m, ln1, a->ln1_mean + r, a->ln1_rstd + r, x, o->ln1w, o->ln1b, N));
+    PROF(m, tid, P_NORM,
+         norm_fwd(m, ln1, a->ln1_mean + r, a->ln1_rstd + r, x, o->ln1w, o->ln1b, N));
     PROF(m, tid, P_MATMUL, so_matmul_forward(qkv, ln1, P(m, o->qkvw), P(m, o->qkvb), N, C, m->QKV));
     PROF(m, tid, P_ATTN,
          so_attention_forward(atty, att, qkv, nb, T, m->c.heads, m->c.kv_heads, m->HS));
     PROF(m, tid, P_MATMUL, so_matmul_forward(mid, atty, P(m, o->projw), P(m, o->projb), N, C, C));
     PROF(m, tid, P_RESID, so_add_inplace(mid, x, (size_t)N * C));
-    PROF(m, tid, P_NORM, norm_fwd(m, ln2, a->ln2_mean + r, a->ln2_rstd + r, mid, o->ln2w, o->ln2b, N));
+    PROF(m, tid, P_NORM,
+         norm_fwd(m, ln2, a->ln2_mean + r, a->ln2_rstd + r, mid, o->ln2w, o->ln2b, N));
     PROF(m, tid, P_MATMUL, so_matmul_forward(fch, ln2, P(m, o->fcw), P(m, o->fcb), N, C, m->M));
     if (m->c.act == SO_ACT_GELU) {
         PROF(m, tid, P_ACT, so_gelu_forward(fcha, fch, (size_t)N * m->M));
