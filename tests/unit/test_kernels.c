@@ -37,13 +37,15 @@ typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, cons
                         float, float *, int);
 
 static int gemm_vs_ref(gemm_fn f, const char *name) {
-    static const int sizes[][3] = {{1, 1, 1}, {5, 7, 3}, {33, 300, 70}, {130, 17, 257}, {64, 64, 64}};
+    static const int sizes[][3] = {
+        {1, 1, 1}, {5, 7, 3}, {33, 300, 70}, {130, 17, 257}, {64, 64, 64}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
         for (int ta = 0; ta < 2; ta++) {
             for (int tb = 0; tb < 2; tb++) {
                 int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-                float *A = frand((size_t)(ta ? K : M) * lda), *Bm = frand((size_t)(tb ? N : K) * ldb);
+                float *A = frand((size_t)(ta ? K : M) * lda);
+                float *Bm = frand((size_t)(tb ? N : K) * ldb);
                 float *C1 = frand((size_t)M * ldc), *C2 = malloc((size_t)M * ldc * sizeof(float));
                 for (size_t i = 0; i < (size_t)M * ldc; i++) {
                     C2[i] = C1[i];
