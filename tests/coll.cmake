@@ -8,5 +8,5 @@ so_add_test(NAME coll
                   matrix_shm_1 matrix_shm_2 matrix_shm_3 matrix_shm_4 matrix_shm_5 matrix_shm_8
                   ops_dtypes bf16_accumulates_in_f32 rs_ag rs_ag_equals_ring alltoall rooted
                   barrier subgroups nonblocking counters model_golden selector alpha_beta_knob
-                  edge desync multihost
+                  edge desync multihost ring_chunks
             LABELS multiproc TIMEOUT 120)

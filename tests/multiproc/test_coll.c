@@ -974,6 +974,51 @@ static int t_multihost(void) {
     return so_test_ranks(6, "auto", multihost_rank, NULL, TIMEOUT_MS);
 }
 
+/* ---- ring and chain with odd chunk sizes (not multiples of the element size) ---- */
+
+static int chunks_rank(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    int k = so_comm_size(c);
+    size_t counts[] = {1, 7, 100, 1001};
+    so_dtype dts[] = {SO_F32, SO_F64, SO_I32, SO_U8};
+    char *in = malloc(1001 * 8), *out = malloc(1001 * 8), *ref = malloc(1001 * 8);
+    so_coll_opts ring = {.algo = SO_ALGO_RING};
+    for (int d = 0; d < 4; d++) {
+        size_t es = so_dtype_size(dts[d]);
+        for (int ci = 0; ci < 4; ci++) {
+            size_t n = counts[ci];
+            fill(dts[d], SO_MAX, in, n, rank, ci);
+            reference(dts[d], SO_MAX, ref, n, k, ci);
+            CHECK_OK(so_allreduce_ex(c, in, out, n, dts[d], SO_MAX, &ring));
+            if (memcmp(out, ref, n * es) != 0) {
+                SO_TEST_FAIL_("ring %s count %zu chunk %s is wrong", so_dtype_name(dts[d]), n,
+                              getenv("SO_COLL_CHUNK_BYTES"));
+            }
+            CHECK_OK(so_allreduce_ex(c, in, in, n, dts[d], SO_MAX, &ring));
+            CHECK_MEM_EQ(in, ref, n * es);
+            if (rank != 1) {
+                memset(ref, 0, n * es);
+            }
+            CHECK_OK(so_bcast_ex(c, ref, n, dts[d], 1, &ring));
+            CHECK_MEM_EQ(ref, in, n * es);
+        }
+    }
+    free(in);
+    free(out);
+    free(ref);
+    return 0;
+}
+
+static int t_ring_chunks(void) {
+    const char *sizes[] = {"64", "100", "1000"};
+    for (int i = 0; i < 3; i++) {
+        setenv("SO_COLL_CHUNK_BYTES", sizes[i], 1);
+        CHECK_OK(so_test_ranks(3, "auto", chunks_rank, NULL, TIMEOUT_MS));
+        CHECK_OK(so_test_ranks(4, "tcp", chunks_rank, NULL, TIMEOUT_MS));
+    }
+    return 0;
+}
+
 SO_TEST_MAIN({"matrix_tcp_1", t_matrix_tcp_1}, {"matrix_tcp_2", t_matrix_tcp_2},
              {"matrix_tcp_3", t_matrix_tcp_3}, {"matrix_tcp_4", t_matrix_tcp_4},
              {"matrix_tcp_5", t_matrix_tcp_5}, {"matrix_tcp_8", t_matrix_tcp_8},
@@ -986,4 +1031,5 @@ SO_TEST_MAIN({"matrix_tcp_1", t_matrix_tcp_1}, {"matrix_tcp_2", t_matrix_tcp_2},
              {"subgroups", t_subgroups}, {"nonblocking", t_nonblocking},
              {"counters", t_counters}, {"model_golden", t_model_golden},
              {"selector", t_selector}, {"alpha_beta_knob", t_alpha_beta_knob}, {"edge", t_edge},
-             {"desync", t_desync}, {"multihost", t_multihost})
+             {"desync", t_desync}, {"multihost", t_multihost},
+             {"ring_chunks", t_ring_chunks})
