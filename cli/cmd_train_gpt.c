@@ -30,7 +30,7 @@ typedef struct gpt_opts {
     const char *data, *tokenizer, *ckpt, *resume, *optim, *prompt;
     int layers, dim, heads, kv_heads, ctx, batch, steps, warmup, vocab, bpe_bytes, eval_every,
         eval_batches, ckpt_every, sample_len, top_k, seed, log_every, threads, stop_at, max_bytes,
-        quiet;
+        quiet, lr_base_batch;
     double lr, min_lr, wd, beta2, clip, val_frac, temperature;
 } gpt_opts;
 
@@ -279,6 +279,8 @@ int so__train_gpt(int argc, char **argv) {
         {"batch", SO_TF_INT, &o->batch, "sequences per step"},
         {"steps", SO_TF_INT, &o->steps, "optimizer steps"},
         {"lr", SO_TF_DBL, &o->lr, "peak learning rate"},
+        {"lr-base-batch", SO_TF_INT, &o->lr_base_batch,
+         "linear scaling: lr (and min-lr) x batch / this (0 = off)"},
         {"min-lr", SO_TF_DBL, &o->min_lr, "final learning rate of the cosine (default lr/10)"},
         {"warmup", SO_TF_INT, &o->warmup, "linear warmup steps (default min(100, steps/10))"},
         {"wd", SO_TF_DBL, &o->wd, "AdamW weight decay (not on biases and norm gains)"},
@@ -330,6 +332,10 @@ int so__train_gpt(int argc, char **argv) {
     }
     if (o->min_lr < 0) {
         o->min_lr = o->lr / 10;
+    }
+    if (o->lr_base_batch > 0) { /* Goyal et al.: the rate grows with the batch */
+        o->lr = so_lr_scale_linear((float)o->lr, o->lr_base_batch, o->batch);
+        o->min_lr = so_lr_scale_linear((float)o->min_lr, o->lr_base_batch, o->batch);
     }
     if (o->warmup < 0) {
         o->warmup = o->steps / 10 < 100 ? o->steps / 10 : 100;
