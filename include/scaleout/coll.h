@@ -5,8 +5,10 @@
  *   SO_CHECK(so_allreduce(c, g, g, N, SO_F32, SO_AVG));   // in place: send == recv
  *
  * Signatures follow MPI/NCCL: counts are elements; send == recv means in place. Results are
- * bitwise identical on every rank. The algorithm comes from a selector driven by an alpha-beta
- * model calibrated on the group (so_coll_calibrate), unless SO_ALGO or opts->algo names one.
+ * bitwise identical on every rank. Ops sum/prod/min/max/avg on every dtype; bf16/f16 are reduced
+ * in f32 and rounded once; avg divides once at the end (integers truncate). The algorithm comes
+ * from a selector driven by an alpha-beta model (so_coll_calibrate, SO_ALPHA_BETA or a default
+ * for the transport), unless opts->algo or SO_ALGO names one (docs/design/coll.md).
  * Errors and deadlines are those of the group (comm.h): a failure names the collective, its
  * sequence number and the peer, and poisons the group.
  */
@@ -28,7 +30,8 @@ typedef enum so_algo {
     SO_ALGO_RD,            /* recursive doubling (all-gather) */
     SO_ALGO_PAIRWISE,      /* pairwise exchange (all-to-all) */
     SO_ALGO_DISSEMINATION, /* barrier */
-    SO_ALGO_HIER,          /* two-level: within hosts, then across */
+    SO_ALGO_HIER,          /* two-level all-reduce: within nodes (hosts, or SO_COLL_NODE_SIZE
+                            * ranks), then a ring among node leaders; never auto-selected */
     SO_ALGO_COUNT
 } so_algo;
 
@@ -36,24 +39,29 @@ const char *so_algo_name(so_algo a);
 int so_algo_parse(const char *s, so_algo *out);
 
 typedef struct so_coll_opts {
-    so_algo algo; /* SO_ALGO_AUTO: selector (or SO_ALGO) */
+    so_algo algo; /* SO_ALGO_AUTO: SO_ALGO, else the selector; one the collective lacks:
+                   * SO_ENOTSUP */
 } so_coll_opts;
 
 int so_allreduce(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt, so_op op);
 int so_allreduce_ex(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt, so_op op,
                     const so_coll_opts *opts);
-/* send holds size*recvcount elements; this rank receives block `rank` of the reduction. */
+/* send holds size*recvcount elements; this rank receives block `rank` of the reduction.
+ * In place: recv == send + rank*recvcount (recv == send also works, through a staging copy). */
 int so_reduce_scatter(so_comm *c, const void *send, void *recv, size_t recvcount, so_dtype dt,
                       so_op op);
 int so_reduce_scatter_ex(so_comm *c, const void *send, void *recv, size_t recvcount, so_dtype dt,
                          so_op op, const so_coll_opts *opts);
-/* recv holds size*sendcount elements, block r from rank r. */
+/* recv holds size*sendcount elements, block r from rank r. send is read before recv is
+ * written, so in place is send == recv + rank*sendcount (and any overlap is safe). */
 int so_allgather(so_comm *c, const void *send, void *recv, size_t sendcount, so_dtype dt);
 int so_allgather_ex(so_comm *c, const void *send, void *recv, size_t sendcount, so_dtype dt,
                     const so_coll_opts *opts);
-/* Block j of send goes to rank j; block i of recv came from rank i; count elements per block. */
+/* Block j of send goes to rank j; block i of recv came from rank i; count elements per block.
+ * send may equal recv. */
 int so_alltoall(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt);
-/* Variable blocks: counts and displacements in elements, one per rank. */
+/* Variable blocks: counts and displacements in elements, one per rank. recvcounts[i] must
+ * equal rank i's sendcounts[rank]; a mismatch fails with SO_EDESYNC. */
 int so_alltoallv(so_comm *c, const void *send, const size_t *sendcounts, const size_t *sdispls,
                  void *recv, const size_t *recvcounts, const size_t *rdispls, so_dtype dt);
 int so_bcast(so_comm *c, void *buf, size_t count, so_dtype dt, int root);
