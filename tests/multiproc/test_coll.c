@@ -908,7 +908,27 @@ static int desync_rank(so_comm *c, int rank, void *arg) {
     return 0;
 }
 
+/* alltoallv with counts that disagree: rank 0 expects 3 elements from rank 1, which sends 2. */
+static int a2av_mismatch_rank(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    so_comm_set_timeout_ms(c, 5000);
+    int32_t sb[8] = {0}, rb[8];
+    size_t sc[2] = {1, rank == 1 ? 0 : 2}, sd[2] = {0, 4}, rd[2] = {0, 4};
+    size_t rcn[2] = {rank == 0 ? 1 : 2, rank == 0 ? 3 : 1};
+    if (rank == 1) {
+        sc[0] = 2, sc[1] = 1, rcn[0] = 2, rcn[1] = 1;
+    }
+    int rc = so_alltoallv(c, sb, sc, sd, rb, rcn, rd, SO_I32);
+    if (rank == 0) {
+        CHECK_EQ_INT(rc, SO_EDESYNC);
+        printf("[rank 0] %s\n", so_comm_last_error(c));
+        CHECK(strstr(so_comm_last_error(c), "12-byte") != NULL); /* expected 3 x 4 bytes */
+    }
+    return 0;
+}
+
 static int t_desync(void) {
+    CHECK_OK(so_test_ranks(2, "auto", a2av_mismatch_rank, NULL, 20000));
     int with_bcast = 0, symmetric = 1;
     CHECK_OK(so_test_ranks(2, "auto", desync_rank, &with_bcast, 20000));
     CHECK_OK(so_test_ranks(2, "tcp", desync_rank, &with_bcast, 20000));
