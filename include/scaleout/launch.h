@@ -16,7 +16,9 @@
  * Environment given to each worker (torchrun's contract): RANK LOCAL_RANK WORLD_SIZE
  * LOCAL_WORLD_SIZE GROUP_RANK GROUP_WORLD_SIZE ROLE_RANK ROLE_WORLD_SIZE ROLE_NAME MASTER_ADDR
  * MASTER_PORT TORCHELASTIC_RESTART_COUNT TORCHELASTIC_MAX_RESTARTS TORCHELASTIC_RUN_ID
- * TORCHELASTIC_ERROR_FILE, plus SO_TRANSPORT when cfg.transport is set. RANK is
+ * TORCHELASTIC_ERROR_FILE, plus SO_TRANSPORT when cfg.transport is set, and OMP_NUM_THREADS=1
+ * when there are several workers and the launcher's environment does not set it (as torchrun
+ * does; OpenBLAS reads it too). RANK is
  * node_rank * nproc + local_rank. SO_RANK/SO_WORLD_SIZE/SO_LOCAL_RANK/SO_LOCAL_WORLD_SIZE
  * inherited from the launcher are removed, since the library reads them before RANK.
  *

@@ -133,7 +133,7 @@ static char **build_env(const job *j, int local, int restart) {
     while (environ[nenv]) {
         nenv++;
     }
-    enum { NSET = 16 };
+    enum { NSET = 17 };
     size_t bytes = (nenv + NSET + 1) * sizeof(char *) + NSET * ENV_LINE;
     char **envp = malloc(bytes);
     if (!envp) {
@@ -171,6 +171,11 @@ static char **build_env(const job *j, int local, int restart) {
     SETV("TORCHELASTIC_ERROR_FILE=%s/error-%d-%d.json", j->errdir, restart, rank);
     if (c->transport) {
         SETV("SO_TRANSPORT=%s", c->transport);
+    }
+    if (c->nproc > 1 && !getenv("OMP_NUM_THREADS")) {
+        /* As torchrun: K ranks each running a thread per CPU (OpenMP, OpenBLAS) would
+         * oversubscribe the host K times. */
+        SETV("OMP_NUM_THREADS=1");
     }
 #undef SETV
     envp[n] = NULL;

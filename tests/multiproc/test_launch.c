@@ -201,6 +201,7 @@ static int wait_pids(const char *dir, int n) {
 
 static int t_env(void) {
     setenv("SO_RANK", "7", 1); /* must not reach the workers: the library reads it before RANK */
+    unsetenv("OMP_NUM_THREADS");
     RUN("run", "-n", "3", "--transport", "tcp", "--", W, "env");
     unsetenv("SO_RANK");
     CHECK_EQ_INT(exit_code(), 0);
@@ -223,6 +224,7 @@ static int t_env(void) {
         CHECK_STR_EQ(value_of(r, "TORCHELASTIC_MAX_RESTARTS"), "0");
         CHECK_STR_EQ(value_of(r, "SO_TRANSPORT"), "tcp");
         CHECK_STR_EQ(value_of(r, "SO_RANK"), "(unset)");
+        CHECK_STR_EQ(value_of(r, "OMP_NUM_THREADS"), "1"); /* torchrun's default for K > 1 */
         if (r == 0) {
             snprintf(port, sizeof port, "%s", value_of(0, "MASTER_PORT"));
             snprintf(run_id, sizeof run_id, "%s", value_of(0, "TORCHELASTIC_RUN_ID"));
@@ -239,10 +241,13 @@ static int t_env(void) {
     CHECK(strcmp(errfile[0], errfile[1]) != 0 && strcmp(errfile[1], errfile[2]) != 0);
     /* Without --transport the workers inherit the launcher's SO_TRANSPORT. */
     setenv("SO_TRANSPORT", "shm", 1);
+    setenv("OMP_NUM_THREADS", "2", 1); /* and a thread count the user chose */
     RUN("run", "-n", "2", "--", W, "env");
     unsetenv("SO_TRANSPORT");
+    unsetenv("OMP_NUM_THREADS");
     CHECK_EQ_INT(exit_code(), 0);
     CHECK_STR_EQ(value_of(1, "SO_TRANSPORT"), "shm");
+    CHECK_STR_EQ(value_of(1, "OMP_NUM_THREADS"), "2");
     /* torchrun's spellings, and RANK = node_rank * K + local_rank on a second node. */
     RUN("run", "--nproc_per_node=2", "--nnodes", "2", "--node_rank=1", "--master-addr",
         "127.0.0.1", "--master-port", "29999", "--max_restarts=0", W, "env");
