@@ -124,6 +124,9 @@ typedef struct so_bsp_step {
     double step_s;        /* superstep time (max over ranks) */
     double compute_max_s; /* slowest rank's compute (max over ranks) */
     double idle_sum_s;    /* barrier idle summed over ranks */
+    int barrier_held;     /* 1 if no rank left the barrier before the last one arrived (the
+                             clocks are the machine's monotonic clock, so this is checked only
+                             when all ranks share one host) */
 } so_bsp_step;
 int so_bsp_superstep(so_comm *c, double compute_s, size_t comm_bytes, double comm_s,
                      so_bsp_step *out);

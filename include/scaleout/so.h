@@ -10,7 +10,9 @@
 #include "scaleout/coll.h"
 #include "scaleout/model.h"
 #include "scaleout/dist.h"
+#include "scaleout/harness.h"
 #include "scaleout/ckpt.h"
 #include "scaleout/data.h"
 #include "scaleout/optim.h"
+#include "scaleout/parallel.h"
 #endif

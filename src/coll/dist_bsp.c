@@ -71,8 +71,10 @@ int so_bsp_superstep(so_comm *c, double compute_s, size_t comm_bytes, double com
     double t3 = so_now_s();
     out->compute_s = t1 - t0;
     out->wait_s = t2 - t1;
-    double mx[2] = {t3 - t0, t1 - t0}, idle = t2 - t1;
-    SO_TRY(so_allreduce(c, mx, mx, 2, SO_F64, SO_MAX));
+    /* [2] latest arrival at the barrier, [3] minus the earliest exit from it. */
+    double mx[4] = {t3 - t0, t1 - t0, t1, -t2}, idle = t2 - t1;
+    SO_TRY(so_allreduce(c, mx, mx, 4, SO_F64, SO_MAX));
+    out->barrier_held = so_comm_nhosts(c) > 1 || -mx[3] >= mx[2];
     SO_TRY(so_allreduce(c, &idle, &idle, 1, SO_F64, SO_SUM));
     out->step_s = mx[0];
     out->compute_max_s = mx[1];
