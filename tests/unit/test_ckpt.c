@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "scaleout/ckpt.h"
@@ -21,10 +22,25 @@
 
 static char g_dir[256];
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes the temporary directory at exit (checkpoints here reach 4 MiB). */
+static void rm_tmpdir(void) {
+    if (g_dir[0]) {
+        nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
 static const char *tmpdir(void) {
     if (!g_dir[0]) {
         snprintf(g_dir, sizeof g_dir, "/tmp/so_test_ckpt.XXXXXX");
         SO_ASSERT(mkdtemp(g_dir) != NULL);
+        atexit(rm_tmpdir);
     }
     return g_dir;
 }
