@@ -13,16 +13,17 @@
  * advances every queue round robin, one piece per direction per pass, so a send and a receive of
  * a ring step move at once and the rings stay cache resident.
  *
- * Waiting. When no posted transfer can move, progress spins with a cpu relax for up to
- * SO_SHM_SPIN_NS (adaptive: the budget halves, down to 2 us, after each wait longer than the
- * knob, and doubles back after each shorter one, so a loaded machine wastes little), or, when
- * more local ranks than CPUs share the host, yields a few times instead; then it raises its
- * doorbell's `sleeping` flag and sleeps on the doorbell futex. Publishers read the flag after
- * their counter store, both seq_cst (Dekker: the sleeper raises the flag, then looks at the
- * counters once more, also seq_cst), so the common path makes no system call and no wake-up is
- * lost. A sleeper wakes at least every 50 ms to check the pids of the peers it waits on (a pidfd
- * sees a zombie too): a dead peer completes that peer's transfers with SO_EPEER once the data it
- * left in the ring is consumed.
+ * Waiting. When no posted transfer can move, progress spins with a cpu relax (or, when more local
+ * ranks than CPUs share the host, only yields a few times), then raises its doorbell's `sleeping`
+ * flag and sleeps on the doorbell futex. The spin budget starts at SO_SHM_SPIN_NS and adapts to
+ * the waits that slept: one the budget could have covered had it been up to 8x the knob (the
+ * peer's own wake-up latency, when two ranks fall into taking turns sleeping) widens it to cover
+ * such waits, a longer one (the peer computes, or is not scheduled) halves it down to 2 us.
+ * Publishers read the flag after their counter store, both seq_cst (Dekker: the sleeper raises
+ * the flag, then looks at the counters once more, also seq_cst), so the common path makes no
+ * system call and no wake-up is lost. A sleeper wakes at least every 50 ms to check the pids of
+ * the peers it waits on (a pidfd sees a zombie too): a dead peer completes that peer's transfers
+ * with SO_EPEER once the data it left in the ring is consumed.
  *
  * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; small
  * messages cost one header record plus the payload rounded to 64 bytes and two cache-line
@@ -69,9 +70,9 @@ typedef struct so__shm {
     int *peer_of_rank; /* size entries: index into peers or -1 */
     uint64_t cap, mask;
     size_t chunk;
-    int64_t spin_ns;  /* SO_SHM_SPIN_NS (0 when oversubscribed) */
-    int64_t spin_cur; /* adaptive: halves when a spin ends in sleep, doubles when it pays */
-    int64_t spin_min;
+    int64_t spin_ns;  /* SO_SHM_SPIN_NS (0 when oversubscribed: never spin) */
+    int64_t spin_cur; /* the current budget, adapted by adapt_spin within [spin_min, spin_max] */
+    int64_t spin_min, spin_max;
     int yields;
     int64_t last_live_check;
     _Atomic int interrupted;
@@ -401,11 +402,14 @@ static void block(so__shm *t, int64_t now, int64_t deadline_ns) {
     atomic_store_explicit(&t->bell->sleeping, 0, memory_order_relaxed);
 }
 
-/* After a wait ended: had the whole wait fitted in SO_SHM_SPIN_NS, spinning would have paid, so
- * the budget doubles (up to the knob); a longer wait halves it (down to spin_min). */
-static void adapt_spin(so__shm *t, int short_wait) {
-    if (short_wait) {
-        t->spin_cur = t->spin_cur * 2 < t->spin_ns ? t->spin_cur * 2 : t->spin_ns;
+/* After a wait that slept lasted wait_ns: a wait that a spin of at most spin_max would have
+ * covered (typically the peer's own wake-up latency, when both sides took turns sleeping) makes
+ * the budget cover it next time; a longer one (the peer computes, or is not scheduled) halves the
+ * budget, down to spin_min. Waits that the spin covered leave it alone. */
+static void adapt_spin(so__shm *t, int64_t wait_ns) {
+    if (wait_ns <= t->spin_max) {
+        int64_t want = 2 * (wait_ns > t->spin_cur ? wait_ns : t->spin_cur);
+        t->spin_cur = want < t->spin_max ? want : t->spin_max;
     } else {
         t->spin_cur = t->spin_cur / 2 > t->spin_min ? t->spin_cur / 2 : t->spin_min;
     }
@@ -430,8 +434,8 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             return so__fail(SO_EINTR, "shm transport: interrupted");
         }
         if (moved) {
-            if (idle > 0) {
-                adapt_spin(t, !slept || so_now_ns() - idle_since <= t->spin_ns);
+            if (slept && t->spin_ns > 0) {
+                adapt_spin(t, so_now_ns() - idle_since);
             }
             idle = 0;
             slept = 0;
@@ -557,6 +561,7 @@ int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
     t->spin_ns = oversub ? 0 : so_param_int("SO_SHM_SPIN_NS");
     t->spin_cur = t->spin_ns;
     t->spin_min = t->spin_ns < 2000 ? t->spin_ns : 2000;
+    t->spin_max = 8 * t->spin_ns;
     t->yields = oversub ? 4 : 0;
     t->peer_of_rank = malloc(sizeof(int) * (size_t)in->size);
     t->peers = calloc((size_t)(in->npeers ? in->npeers : 1), sizeof(shm_peer));
