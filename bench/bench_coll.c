@@ -16,6 +16,10 @@
  * all-gather, all-to-all), 1 (bcast). model_us is the alpha-beta prediction of the all-reduce
  * (so_coll_predict_allreduce with this group's so_coll_calibrate), for all-reduce rows.
  *
+ * --plot FILE.png: rank 0 also writes FILE.csv (bytes, then the busbw in GB/s of each algorithm)
+ * and draws it with gnuplot (bench/plot.c): busbw against size, log x, one line per algorithm.
+ * Without gnuplot the CSV is still written and a line says so.
+ *
  * --vs-mpi: after our sweep the same sizes run under mpirun with the Open MPI peer
  * (bench/mpi_allreduce.c, if it was built; f32 sum, one algorithm) and a table of both with the
  * ratio follows.
@@ -31,6 +35,7 @@
 
 #include "bench_common.h"
 #include "cli.h"
+#include "plot.h"
 
 enum { K_ALLREDUCE, K_REDUCESCATTER, K_ALLGATHER, K_ALLTOALL, K_BCAST };
 
@@ -53,7 +58,7 @@ static const coll_kind kinds[] = {
 
 typedef struct coll_cfg {
     int kind, nranks, model, vs_mpi, all_algos;
-    const char *transport, *algo_name, *csv, *json, *rows, *label;
+    const char *transport, *algo_name, *csv, *json, *rows, *label, *plot;
     so_algo algo;
     so_bench_sweep sw;
     so_bench_timing tm;
@@ -179,6 +184,7 @@ static void coll_usage(const char *cmd) {
            "         [--min SIZE (8)] [--max SIZE (64M)] [--factor F (2) | --step S | --sizes LIST]\n"
            "         [--iters N (adaptive) --warmup W --budget SECONDS (0.5)]\n"
            "         [--dtype f32] [--op sum] [--csv FILE] [--json FILE] [--label TEXT]\n"
+           "         [--plot FILE.png (busbw vs size per algorithm; FILE.csv beside it)]\n"
            "         [--no-model] [--vs-mpi]\n"
            "Runs itself as K ranks and prints nccl-tests' columns; #wrong counts elements that\n"
            "differ from the expected result (summed over ranks). JSON lines carry bench\n"
@@ -220,6 +226,7 @@ static int coll_parse(coll_cfg *cfg, int kind, int argc, char **argv) {
             (rc = so_bench_flag_str(argc, argv, &i, "--json", &cfg->json)) ||
             (rc = so_bench_flag_str(argc, argv, &i, "--rows", &cfg->rows)) ||
             (rc = so_bench_flag_str(argc, argv, &i, "--label", &cfg->label)) ||
+            (rc = so_bench_flag_str(argc, argv, &i, "--plot", &cfg->plot)) ||
             (rc = so_bench_sweep_flag(&cfg->sw, argc, argv, &i)) ||
             (rc = so_bench_timing_flag(&cfg->tm, argc, argv, &i))) {
             if (rc < 0) {
@@ -262,6 +269,34 @@ static int coll_parse(coll_cfg *cfg, int kind, int argc, char **argv) {
 }
 
 /* ---- the ranks ---- */
+
+/* --plot FILE.png: FILE.csv and, with gnuplot, the picture. Failures are reported, not fatal. */
+static void coll_plot(const coll_cfg *cfg, int k, const so_algo *algos, int nalgos,
+                      const double *rows, int nrows) {
+    char csv[4096];
+    size_t len = strlen(cfg->plot);
+    int has_png = len > 4 && !strcmp(cfg->plot + len - 4, ".png");
+    snprintf(csv, sizeof csv, "%.*s.csv", (int)(has_png ? len - 4 : len), cfg->plot);
+    const char *cols[7] = {"bytes"};
+    for (int i = 0; i < nalgos; i++) {
+        cols[i + 1] = algos[i] == SO_ALGO_AUTO ? "auto (selector)" : so_algo_name(algos[i]);
+    }
+    int rc = so_plot_write_csv(csv, cols, nalgos + 1, rows, nrows);
+    if (rc == SO_OK) {
+        char title[256];
+        snprintf(title, sizeof title, "%s bus bandwidth, %d ranks over %s (median of timed calls)",
+                 kinds[cfg->kind].cmd, k, cfg->transport);
+        rc = so_plot_lines(csv, cfg->plot, title, "message size (bytes per rank)",
+                           "busbw (GB/s)", SO_PLOT_LOGX | SO_PLOT_XBYTES);
+    }
+    if (rc == SO_ENOTSUP) {
+        printf("# --plot: %s; the numbers are in %s\n", so_last_error(), csv);
+    } else if (rc < 0) {
+        printf("# --plot failed: %s\n", so_last_error());
+    } else {
+        printf("# plot: %s (data %s)\n", cfg->plot, csv);
+    }
+}
 
 static int coll_rank_main(const coll_cfg *cfg) {
     const coll_kind *kd = &kinds[cfg->kind];
@@ -320,6 +355,9 @@ static int coll_rank_main(const coll_cfg *cfg) {
     }
     int skipped[SO_ALGO_COUNT] = {0};
     size_t total_wrong = 0, prev_bytes = 0;
+    /* --plot: one row per size, bytes then the busbw of each algorithm (NaN where none). */
+    double plot_rows[SO_BENCH_MAX_SIZES * 7];
+    int plot_n = 0;
     for (size_t S = so_bench_sweep_first(&cfg->sw); S; S = so_bench_sweep_next(&cfg->sw, S)) {
         coll_call a = {.kind = cfg->kind, .send = send, .recv = recv, .dt = cfg->dt, .op = cfg->op};
         size_t bytes = coll_shape(&a, S, k);
@@ -327,6 +365,10 @@ static int coll_rank_main(const coll_cfg *cfg) {
             continue; /* rounding made this size equal to the last one */
         }
         prev_bytes = bytes;
+        double *prow = plot_n < SO_BENCH_MAX_SIZES ? &plot_rows[plot_n++ * (nalgos + 1)] : NULL;
+        for (int ai = 0; prow && ai <= nalgos; ai++) {
+            prow[ai] = ai ? NAN : (double)bytes;
+        }
         for (int ai = 0; ai < nalgos; ai++) {
             so_algo al = algos[ai];
             if (skipped[al]) {
@@ -372,11 +414,17 @@ static int coll_rank_main(const coll_cfg *cfg) {
             SO_TRY_GOTO(so_bench_time(c, coll_run, &a, bytes, &cfg->tm, &row.st), rc, done_buf);
             so_bench_row_print(&out, &row);
             total_wrong += (size_t)wrong;
+            if (prow && row.st.med_s > 0) {
+                prow[ai + 1] = (double)bytes / row.st.med_s * row.busbw_factor / 1e9;
+            }
         }
     }
     if (r == 0) {
         printf("# Avg bus bandwidth    : %g GB/s\n", out.nrows ? out.busbw_sum / out.nrows : 0.0);
         printf("# %s: %s wrong elements in all\n", kd->cmd, total_wrong ? "SOME" : "no");
+        if (cfg->plot) {
+            coll_plot(cfg, k, algos, nalgos, plot_rows, plot_n);
+        }
     }
     if (total_wrong) {
         rc = so__fail(SO_ECORRUPT, "bench %s: %zu wrong elements", kd->cmd, total_wrong);

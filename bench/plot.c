@@ -85,6 +85,46 @@ static int plot_columns(const char *csv, int *n) {
     return SO_OK;
 }
 
+/* Smallest and largest positive x (first field) of the CSV's rows; 0 if none. */
+static void plot_xrange(const char *csv, double *lo, double *hi) {
+    *lo = *hi = 0;
+    FILE *f = fopen(csv, "r");
+    if (!f) {
+        return;
+    }
+    char line[4096];
+    int first = 1;
+    while (fgets(line, sizeof line, f)) {
+        double x = strtod(line, NULL);
+        if (!first && x > 0) {
+            *lo = *lo == 0 || x < *lo ? x : *lo;
+            *hi = x > *hi ? x : *hi;
+        }
+        first = 0;
+    }
+    fclose(f);
+}
+
+/* x tics at powers of two labelled in binary units (1K = 1024), at most about 10 of them. */
+static void plot_byte_tics(FILE *f, const char *csv) {
+    double lo, hi;
+    plot_xrange(csv, &lo, &hi);
+    if (lo <= 0) {
+        return;
+    }
+    int a = (int)ceil(log2(lo) - 1e-9), b = (int)floor(log2(hi) + 1e-9);
+    int step = (b - a) / 10 + 1;
+    static const char *unit[] = {"", "K", "M", "G", "T"};
+    fprintf(f, "set xtics (");
+    for (int e = a; e <= b; e += step) {
+        int u = e >= 0 ? e / 10 : 0;
+        u = u > 4 ? 4 : u;
+        fprintf(f, "%s'%.0f%s' %.17g", e == a ? "" : ", ", ldexp(1.0, e - 10 * u), unit[u],
+                ldexp(1.0, e));
+    }
+    fprintf(f, ")\n");
+}
+
 /* Writes s into a gnuplot single-quoted string (single quotes become spaces). */
 static void plot_quoted(FILE *f, const char *s) {
     fputc('\'', f);
@@ -122,7 +162,7 @@ static int plot_script(const char *script, const char *csv, const char *out, int
         fprintf(f, "set logscale y 10\n");
     }
     if (flags & SO_PLOT_XBYTES) {
-        fprintf(f, "set format x '%%.0s%%cB'\n");
+        plot_byte_tics(f, csv);
     }
     if (flags & SO_PLOT_YPERCENT) {
         fprintf(f, "set yrange [0:100]\n");
