@@ -8,7 +8,7 @@ target_link_libraries(launch_barrier PRIVATE so_comm so_core)
 
 so_add_test(NAME launch SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_launch.c
             LIBS so_core
-            CASES env store two_nodes two_nodes_restart prefix fate cascade sigkill restart restart_exhausted early log_dir signals timeout
+            CASES env store two_nodes two_nodes_restart prefix fate cascade sigkill restart restart_exhausted early log_dir signals nohup timeout
                   bad_flags info
             LABELS multiproc TIMEOUT 60)
 target_compile_definitions(test_launch PRIVATE SO_SCALEOUT_EXE="$<TARGET_FILE:scaleout>"

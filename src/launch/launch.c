@@ -328,6 +328,8 @@ static void on_stop_signal(int sig) {
     errno = e;
 }
 
+/* Catches the three signals, except one the process ignores (nohup ignores SIGHUP, a shell's
+ * background job SIGINT): those stay ignored, by the launcher and, through exec, the workers. */
 static int catch_signals(struct sigaction old[3]) {
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         return so__fail(SO_ESYS, "pipe2 for the launcher's signals failed: %s", strerror(errno));
@@ -341,7 +343,10 @@ static int catch_signals(struct sigaction old[3]) {
         sigaddset(&sa.sa_mask, stop_signals[i]);
     }
     for (int i = 0; i < 3; i++) {
-        sigaction(stop_signals[i], &sa, &old[i]);
+        sigaction(stop_signals[i], NULL, &old[i]);
+        if (old[i].sa_handler != SIG_IGN) {
+            sigaction(stop_signals[i], &sa, NULL);
+        }
     }
     return sig_pipe[0];
 }

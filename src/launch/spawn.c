@@ -86,12 +86,22 @@ static _Noreturn void child(const char *path, char *const argv[], char *const en
     if (syscall(SYS_getppid) != parent) { /* the launcher died before prctl took effect */
         syscall(SYS_exit_group, 127);
     }
-    /* Default dispositions (ignored ones survive exec) and an empty mask. SIG_DFL is 0, so an
-     * all-zero kernel sigaction is "default, no flags, empty mask" on every architecture. */
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2};
-    unsigned long ksa[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        syscall(SYS_rt_sigaction, sigs[i], ksa, NULL, 8);
+    /* Default dispositions for the signals a host program may have ignored or caught (an
+     * ignored one survives exec); SIGINT, SIGTERM, SIGHUP and SIGQUIT stay ignored if they
+     * were (nohup, background jobs), else they get the default too. SIG_DFL is 0 and SIG_IGN 1,
+     * so an all-zero kernel sigaction is "default, no flags, empty mask" on every architecture. */
+    static const int reset[] = {SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2};
+    static const int keep_ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    unsigned long ksa[4] = {0, 0, 0, 0}, cur[4];
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++) {
+        syscall(SYS_rt_sigaction, reset[i], ksa, NULL, 8);
+    }
+    for (size_t i = 0; i < sizeof keep_ignored / sizeof keep_ignored[0]; i++) {
+        cur[0] = 0;
+        syscall(SYS_rt_sigaction, keep_ignored[i], NULL, cur, 8);
+        if (cur[0] != (unsigned long)(uintptr_t)SIG_IGN) {
+            syscall(SYS_rt_sigaction, keep_ignored[i], ksa, NULL, 8);
+        }
     }
     uint64_t none = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);

@@ -34,6 +34,7 @@ typedef struct proc {
 } proc;
 
 static proc P; /* one run at a time; large buffers stay off the stack */
+static int start_ignoring_hup; /* start the launcher as nohup would: SIGHUP ignored */
 
 static int start(char *const argv[]) {
     int po[2], pe[2];
@@ -49,6 +50,9 @@ static int start(char *const argv[]) {
     if (pid == 0) {
         dup2(po[1], 1);
         dup2(pe[1], 2);
+        if (start_ignoring_hup) {
+            signal(SIGHUP, SIG_IGN);
+        }
         execv(argv[0], argv);
         _exit(126);
     }
@@ -540,6 +544,36 @@ static int t_signals(void) {
     return 0;
 }
 
+/* Under nohup (SIGHUP ignored) a hang-up neither stops the launcher nor reaches the workers. */
+static int t_nohup(void) {
+    char *dir = tempdir();
+    CHECK(dir);
+    char *argv[] = {SO_SCALEOUT_EXE, "run", "-n", "2", "--", W, "sleep", dir, NULL};
+    start_ignoring_hup = 1;
+    int rc = start(argv);
+    start_ignoring_hup = 0;
+    CHECK(rc == 0);
+    CHECK(wait_pids(dir, 2) == 0);
+    kill(P.pid, SIGHUP);
+    char path[512];
+    snprintf(path, sizeof path, "%s/pid.1", dir);
+    FILE *f = fopen(path, "r");
+    long wpid = 0;
+    CHECK(f && fscanf(f, "%ld", &wpid) == 1);
+    fclose(f);
+    kill((pid_t)wpid, SIGHUP); /* the worker inherited the ignored SIGHUP */
+    so_sleep_ns(200000000);
+    int status;
+    CHECK_EQ_INT(waitpid(P.pid, &status, WNOHANG), 0); /* the launcher still runs */
+    CHECK_EQ_INT(kill((pid_t)wpid, 0), 0);             /* and so does the worker */
+    kill(P.pid, SIGTERM);
+    CHECK(finish(30) == 0);
+    CHECK_EQ_INT(exit_code(), 128 + SIGTERM);
+    CHECK(all_gone(dir, 2) == 0);
+    rmtree(dir);
+    return 0;
+}
+
 static int t_timeout(void) {
     char *dir = tempdir();
     CHECK(dir);
@@ -607,5 +641,5 @@ static int t_info(void) {
 SO_TEST_MAIN({"env", t_env}, {"store", t_store}, {"two_nodes", t_two_nodes},
              {"two_nodes_restart", t_two_nodes_restart}, {"prefix", t_prefix},
              {"fate", t_fate}, {"cascade", t_cascade}, {"sigkill", t_sigkill}, {"restart", t_restart},
-             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"log_dir", t_log_dir}, {"signals", t_signals},
+             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"log_dir", t_log_dir}, {"signals", t_signals}, {"nohup", t_nohup},
              {"timeout", t_timeout}, {"bad_flags", t_bad_flags}, {"info", t_info})
