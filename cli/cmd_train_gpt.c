@@ -27,7 +27,7 @@
 #include "train.h"
 
 typedef struct gpt_opts {
-    const char *data, *tokenizer, *ckpt, *resume, *optim, *prompt;
+    const char *data, *tokenizer, *ckpt, *resume, *optim, *prompt, *export_st;
     int layers, dim, heads, kv_heads, ctx, batch, steps, warmup, vocab, bpe_bytes, eval_every,
         eval_batches, ckpt_every, sample_len, top_k, seed, log_every, threads, stop_at, max_bytes,
         quiet, lr_base_batch;
@@ -91,6 +91,28 @@ static int save_ckpt(gpt_run *r, const char *path, int64_t step) {
     }
     if (rc == SO_OK) {
         rc = so_ckpt_writer_save(w, path, (uint64_t)step, 1);
+    }
+    so_ckpt_writer_destroy(w);
+    return rc;
+}
+
+/* The weights alone, named by the registry, with the configuration as metadata. */
+static int export_safetensors(gpt_run *r, const char *path, int64_t step) {
+    so_ckpt_writer *w;
+    SO_TRY(so_ckpt_writer_create(&w));
+    int rc = SO_OK;
+    for (int i = 0; i < r->ps->nviews && rc == SO_OK; i++) {
+        const so_param_view *v = &r->ps->views[i];
+        rc = so_ckpt_writer_add(w, v->name, SO_F32, v->ndim, v->shape, r->ps->params + v->offset);
+    }
+    if (rc == SO_OK) {
+        rc = so_ckpt_writer_meta(w, "config", r->config);
+    }
+    if (rc == SO_OK) {
+        rc = so_ckpt_writer_meta(w, "format", "scaleout-gpt");
+    }
+    if (rc == SO_OK) {
+        rc = so_ckpt_writer_save_safetensors(w, path, (uint64_t)step);
     }
     so_ckpt_writer_destroy(w);
     return rc;
@@ -297,6 +319,7 @@ int so__train_gpt(int argc, char **argv) {
         {"eval-batches", SO_TF_INT, &o->eval_batches, "batches per validation"},
         {"log-every", SO_TF_INT, &o->log_every, "progress line every N steps (default steps/20)"},
         {"ckpt", SO_TF_STR, &o->ckpt, "checkpoint path (written at the end, and every --ckpt-every)"},
+        {"safetensors", SO_TF_STR, &o->export_st, "also write the final weights as safetensors here"},
         {"ckpt-every", SO_TF_INT, &o->ckpt_every, "checkpoint every N steps (0 = end only)"},
         {"resume", SO_TF_STR, &o->resume, "continue from this checkpoint"},
         {"stop-at", SO_TF_INT, &o->stop_at, "stop after this step (simulates an interruption; 0 = off)"},
@@ -548,6 +571,13 @@ int so__train_gpt(int argc, char **argv) {
                h_nats / log(2));
         if (o->sample_len > 0) {
             print_sample(&r);
+        }
+        if (o->export_st) {
+            rc = export_safetensors(&r, o->export_st, step);
+            if (rc < 0) {
+                return so__train_fail("writing --safetensors", rc, "check the path");
+            }
+            printf("safetensors: %d tensors -> %s\n", r.ps->nviews, o->export_st);
         }
     }
     printf("result model=gpt data=%s tokenizer=%s step=%lld train_loss=%.4f val_loss=%.4f "

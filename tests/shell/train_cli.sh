@@ -26,7 +26,8 @@ grep -q "unknown flag '--layerz'" "$DIR/err" && grep -q hint "$DIR/err" || fail 
 TINY="--layers 2 --dim 32 --heads 2 --ctx 32 --batch 4 --max-bytes 200000 --threads 1 --sample-len 16"
 
 # --- a tiny GPT learns: the mean loss of the last 4 steps is well below the first step's ---
-"$SO" train gpt $TINY --steps 40 --lr 3e-3 --warmup 4 --log-every 1 --eval-every 0 >"$DIR/learn" ||
+"$SO" train gpt $TINY --steps 40 --lr 3e-3 --warmup 4 --log-every 1 --eval-every 0 \
+  --safetensors "$DIR/model.safetensors" >"$DIR/learn" ||
   fail "tiny gpt run: $(tail -3 "$DIR/learn")"
 first=$(awk '/^step +1\/40 \| loss/ {print $5}' "$DIR/learn")
 last=$(awk '/^step +(37|38|39|40)\/40 \| loss/ {s += $5; n++} END {print s / n}' "$DIR/learn")
@@ -34,6 +35,24 @@ awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < a - 1.0)}' || fail "loss did n
 grep -q "^final: val loss" "$DIR/learn" || fail "no final validation line"
 grep -q "^--- sample" "$DIR/learn" || fail "no sample"
 echo "loss $first -> $last"
+# The exported weights are a safetensors file an independent reader (Python's json) accepts.
+if [ -x /usr/bin/python3 ]; then
+  /usr/bin/python3 - "$DIR/model.safetensors" <<'PY' || fail "safetensors export"
+import json, os, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+meta = h.pop("__metadata__")
+assert meta["format"] == "scaleout-gpt" and meta["step"] == "40", meta
+spans = sorted(tuple(v["data_offsets"]) for v in h.values())
+at = 0
+for lo, hi in spans:
+    assert lo == at, (lo, at)
+    at = hi
+assert 8 + n + at == len(b), (8 + n + at, len(b))
+assert h["wte"]["shape"] == [256, 32] and h["wte"]["dtype"] == "F32", h["wte"]
+PY
+fi
 
 # --- bitwise resume: straight 12 steps == 6 steps, stop, new process resumes to 12 ---
 "$SO" train gpt $TINY --steps 12 --ckpt "$DIR/straight.ckpt" --quiet >/dev/null || fail "straight run"
