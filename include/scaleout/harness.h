@@ -94,6 +94,17 @@ typedef struct so_loadgen_result {
  * this is a single-server queue. SO_EINVAL for a bad configuration, SO_ENOMEM. */
 int so_loadgen_run(const so_loadgen_cfg *cfg, so_serve_fn serve, void *arg, double *lat_s,
                    so_loadgen_result *out);
+/* Truly open loop with many requests outstanding: send(arg, id) starts request id without
+ * waiting for it, poll(arg, &id, &got) reports one completed request (got = 1) or none. Requests
+ * are started at their scheduled times whatever is outstanding; between events the generator
+ * sleeps at most 50 us. Latency counts from the scheduled time (or, with closed_loop, from the
+ * actual start). This is what a load balancer in front of a queueing server sees. */
+typedef struct so_loadgen_ops {
+    int (*send)(void *arg, uint64_t id, double scheduled_s);
+    int (*poll)(void *arg, uint64_t *id, int *got);
+} so_loadgen_ops;
+int so_loadgen_run_async(const so_loadgen_cfg *cfg, const so_loadgen_ops *ops, void *arg,
+                         double *lat_s, so_loadgen_result *out);
 /* The same arrival schedule against a simulated single FIFO server with exponential service
  * times of rate mu (an M/M/1 queue in virtual time): what so_loadgen_run would measure against
  * an ideal server. Deterministic for a seed. */

@@ -96,6 +96,65 @@ int so_loadgen_run(const so_loadgen_cfg *cfg, so_serve_fn serve, void *arg, doub
     return SO_OK;
 }
 
+int so_loadgen_run_async(const so_loadgen_cfg *cfg, const so_loadgen_ops *ops, void *arg,
+                         double *lat_s, so_loadgen_result *out) {
+    memset(out, 0, sizeof *out);
+    SO_TRY(lg_check(cfg));
+    if (!ops || !ops->send || !ops->poll) {
+        return so__fail(SO_EINVAL, "an asynchronous load needs send and poll functions");
+    }
+    size_t n = cfg->requests, sent = 0, done = 0;
+    double *at = lg_schedule(cfg), *lat = lat_s ? lat_s : malloc(n * sizeof *lat);
+    double *started = malloc(n * sizeof *started);
+    int rc = SO_OK;
+    if (!at || !lat || !started) {
+        rc = so__fail(SO_ENOMEM, "out of memory for a schedule of %zu requests", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lat[i] = NAN;
+    }
+    double t0 = so_now_s();
+    while (done < n && rc == SO_OK) {
+        double now = so_now_s();
+        if (sent < n && now >= t0 + at[sent]) {
+            out->max_send_lag_s = fmax(out->max_send_lag_s, now - (t0 + at[sent]));
+            started[sent] = now;
+            rc = ops->send(arg, (uint64_t)sent, t0 + at[sent]);
+            sent++;
+            continue;
+        }
+        uint64_t id = 0;
+        int got = 0;
+        rc = ops->poll(arg, &id, &got);
+        if (rc == SO_OK && got) {
+            if (id >= sent || !isnan(lat[id])) {
+                rc = so__fail(SO_EPROTO, "completion of request %llu that is not outstanding",
+                              (unsigned long long)id);
+                break;
+            }
+            double fin = so_now_s();
+            lat[id] = fin - (cfg->closed_loop ? started[id] : t0 + at[id]);
+            done++;
+            continue;
+        }
+        double wait = sent < n ? t0 + at[sent] - so_now_s() : 50e-6;
+        if (rc == SO_OK && wait > 0) {
+            so_sleep_ns((int64_t)(fmin(wait, 50e-6) * 1e9));
+        }
+    }
+    if (rc == SO_OK) {
+        lg_finish(cfg, lat, n, so_now_s() - t0, out);
+    }
+out:
+    free(at);
+    free(started);
+    if (!lat_s) {
+        free(lat);
+    }
+    return rc;
+}
+
 int so_loadgen_simulate_mm1(const so_loadgen_cfg *cfg, double mu, so_loadgen_result *out) {
     memset(out, 0, sizeof *out);
     SO_TRY(lg_check(cfg));
