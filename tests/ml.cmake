@@ -16,7 +16,8 @@ so_add_test(NAME ml_gradcheck SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_gradch
                   crossentropy gpt gpt_gqa_rms gpt_threads
             TIMEOUT 60)
 so_add_test(NAME ml_kernels SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_kernels.c LIBS so_ml m
-            CASES sgemm sgemm_c matmul vmath attention_fast pool_determinism pool_fork TIMEOUT 60)
+            CASES sgemm sgemm_c matmul vmath attention_fast attention_cached pool_determinism
+                  pool_fork TIMEOUT 60)
 so_add_test(NAME ml_models SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_models.c LIBS so_ml m
             CASES gpt_params gpt_errors gpt_pieces gpt_memorize mlp_blobs mlp_mse logreg linreg
                   small_gradcheck

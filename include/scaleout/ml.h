@@ -156,6 +156,14 @@ void so_attention_forward_ref(float *out, float *att, const float *qkv, int B, i
 void so_attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv,
                                const float *att, int B, int T, int NH, int KVH, int HS);
 
+/* Attention of NQ new query rows against Tk cached key/value rows (KV-cache decoding): query row
+ * i is absolute position Tk-NQ+i and sees keys 0..Tk-NQ+i. q (NQ, NH*HS; row stride ldq), k and v
+ * (Tk, KVH*HS; row stride ldkv), out (NQ, NH*HS; row stride ldo), scratch (Tk floats). Equals the
+ * last NQ rows of so_attention_forward over the whole sequence. Forward only. */
+void so_attention_cached(float *out, int ldo, const float *q, int ldq, const float *k,
+                         const float *v, int ldkv, int NQ, int Tk, int NH, int KVH, int HS,
+                         float *scratch);
+
 /* Token + position embedding: out (B,T,C) = wte[tokens[b,t]] + wpe[t] (wpe may be NULL).
  * Tokens out of [0,V) are a caller bug (asserted). */
 void so_embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,

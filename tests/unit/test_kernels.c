@@ -163,6 +163,27 @@ static int t_attention_fast(void) {
     return 0;
 }
 
+/* KV-cache attention: decoding the last rows one or several at a time against the cache equals
+ * the full causal forward's last rows (keys and values read straight from the qkv rows). */
+static int t_attention_cached(void) {
+    int T = 23, NH = 6, KVH = 2, HS = 8, R = (NH + 2 * KVH) * HS, C = NH * HS;
+    float *qkv = frand((size_t)T * R), *full = malloc(sizeof(float) * T * C);
+    float *att = malloc(sizeof(float) * NH * T * T), *out = malloc(sizeof(float) * T * C);
+    float scratch[32];
+    so_attention_forward(full, att, qkv, 1, T, NH, KVH, HS);
+    for (int Tk = 1; Tk <= T; Tk++) { /* one new row per step */
+        so_attention_cached(out, C, qkv + (size_t)(Tk - 1) * R, R, qkv + NH * HS,
+                            qkv + (NH + KVH) * HS, R, 1, Tk, NH, KVH, HS, scratch);
+        CHECK(relerr(out, full + (size_t)(Tk - 1) * C, C) < 1e-5);
+    }
+    /* a prefill of 9 rows after a cached prefix of 14 */
+    so_attention_cached(out, C, qkv + (size_t)14 * R, R, qkv + NH * HS, qkv + (NH + KVH) * HS, R,
+                        9, T, NH, KVH, HS, scratch);
+    CHECK(relerr(out, full + (size_t)14 * C, (size_t)9 * C) < 1e-5);
+    free(qkv), free(full), free(att), free(out);
+    return 0;
+}
+
 /* The thread pool: a GPT step on 1 and on 2 threads gives bitwise the same loss and gradients
  * (chunks of the batch own their gradient arrays, summed in chunk order, whoever ran them). */
 static int t_pool_determinism(void) {
@@ -243,4 +264,5 @@ static int t_pool_fork(void) {
 
 SO_TEST_MAIN({"sgemm", t_sgemm}, {"sgemm_c", t_sgemm_c}, {"matmul", t_matmul},
              {"vmath", t_vmath}, {"attention_fast", t_attention_fast},
+             {"attention_cached", t_attention_cached},
              {"pool_determinism", t_pool_determinism}, {"pool_fork", t_pool_fork})
