@@ -216,7 +216,8 @@ typedef struct so_gpt so_gpt;
 
 /* Allocates the three arenas and initialises weights like GPT-2/nanoGPT from seed: N(0, 0.02) for
  * embeddings and linear weights, N(0, 0.02/sqrt(2L)) for the two residual projections, zero
- * biases, unit norm gains. SO_EINVAL names a bad config. */
+ * biases, unit norm gains. SO_EINVAL names a bad config. The model uses at most the ml thread
+ * count of the time of create (so_ml_set_threads first); results do not depend on it. */
 int so_gpt_create(const so_gpt_config *c, uint64_t seed, so_gpt **out);
 void so_gpt_destroy(so_gpt *m);
 const so_gpt_config *so_gpt_get_config(const so_gpt *m);
