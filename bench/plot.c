@@ -154,7 +154,7 @@ static int plot_script(const char *script, const char *csv, const char *out, int
     plot_quoted(f, xlabel);
     fprintf(f, "\nset ylabel ");
     plot_quoted(f, ylabel);
-    fprintf(f, "\nset grid\nset key top left box opaque\n");
+    fprintf(f, "\nset grid\nset key below box\nset bmargin 6\n");
     if (flags & SO_PLOT_LOGX) {
         fprintf(f, "set logscale x 2\n");
     }
@@ -169,7 +169,8 @@ static int plot_script(const char *script, const char *csv, const char *out, int
     }
     fprintf(f, "plot for [i=2:%d] ", ncols);
     plot_quoted(f, csv);
-    fprintf(f, " using 1:i with linespoints lw 2 pt 7 ps 1 title columnheader(i)\n");
+    fprintf(f, " using 1:i%s with linespoints lw 2 pt 7 ps 1 title columnheader(i)\n",
+            (flags & SO_PLOT_XDATA) ? ":xtic(1)" : "");
     int bad = fclose(f) != 0;
     return bad ? so__fail(SO_EIO, "cannot write %s", script) : SO_OK;
 }

@@ -14,7 +14,10 @@
  *  (d) the 4.2.2 example: [8 6 5] [3 3 1] [1 1 2] [8 6 9] -> [20 16 17], built from 2(K-1)
  *      point-to-point hops (a chain up and back) and checked against so_allreduce;
  *  (e) bytes and messages each algorithm put on the wire (so_comm_counters) against the book's
- *      per-algorithm formulas.
+ *      per-algorithm formulas;
+ *  (f) gradient bucketing and overlap (book 4.10.1, overlap.c): the library's reducer over a
+ *      fake backward pass, no-overlap vs overlap and the hidden fraction per bucket size,
+ *      beside the 4.10.1 model; --overlap runs only this part (full size unless --quick).
  * Ends with `ch04 OK key=value ...` or `ch04 FAIL reason` (exit 1).
  *
  * Uses only the public headers and the CLI registry; re-runs itself as K ranks under the
@@ -25,6 +28,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ch04.h"
 #include "cli.h"
 #include "scaleout/so.h"
 
@@ -34,9 +38,10 @@ static const so_algo ch04_algos[CH04_NALGOS] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_
                                                 SO_ALGO_HD};
 
 typedef struct ch04_cfg {
-    int quick, nranks, iters, tokens;
+    int quick, nranks, iters, tokens, overlap_only;
     const char *transport;
     size_t size;
+    ch04_overlap_cfg ov;
 } ch04_cfg;
 
 /* What the parts found; rank 0 turns it into the last line. */
@@ -663,17 +668,24 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
         ng = 2;
     }
     res.ngroups = ng;
-    for (int gi = 0; gi < ng; gi++) {
+    for (int gi = 0; gi < ng && !cfg->overlap_only; gi++) {
         res.gname[gi] = so_comm_transport_name(groups[gi], (r + 1) % k);
         part_a(groups[gi], gi, cfg, &res);
     }
-    if (r == 0) {
+    if (r == 0 && !cfg->overlap_only) {
         book_table(&res);
     }
-    part_b(world, cfg, &res);
-    part_c(world, cfg, &res);
-    part_d(world, &res);
-    part_e(world, cfg, &res);
+    ch04_overlap_result ovr;
+    if (!cfg->overlap_only) {
+        part_b(world, cfg, &res);
+        part_c(world, cfg, &res);
+        part_d(world, &res);
+        part_e(world, cfg, &res);
+    }
+    SO_CHECK(ch04_overlap_run(world, &cfg->ov, &ovr));
+    if (ovr.wrong) {
+        ch04_fail(&res, "the reducer produced wrong gradients");
+    }
     /* Everyone agrees on failure (rank 0's book check included). */
     int64_t f = res.fail || res.wrong_total;
     SO_CHECK(so_allreduce(world, &f, &f, 1, SO_I64, SO_MAX));
@@ -686,6 +698,10 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
         }
         if (res.fail) {
             printf("ch04 FAIL %s\n", res.reason);
+        } else if (cfg->overlap_only) {
+            printf("\nch04 OK ranks=%d overlap_hidden=%.1f%% overlap_speedup=%.2fx@%d wrong=0 "
+                   "seconds=%.1f\n",
+                   k, 100 * ovr.hidden_best, ovr.speedup_best, ovr.lpb_best, so_now_s() - t0);
         } else {
             printf("\nch04 OK ranks=%d", k);
             for (int gi = 0; gi < ng; gi++) {
@@ -693,10 +709,10 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
             }
             printf(" wrong=0 identical=1 book441=%d rs_ag_equal=%d ag_rebuilds=%d a2a_exact=%d "
                    "moe_max_over_ideal=%.2f ex422=20,16,17 hops=%d counters_match=%d/%d "
-                   "seconds=%.1f\n",
+                   "overlap_hidden=%.1f%% seconds=%.1f\n",
                    res.book441, res.rs_ag_equal, res.ag_rebuilds, res.a2a_exact,
                    res.max_over_ideal, res.hops, res.counters_n, res.counters_n,
-                   so_now_s() - t0);
+                   100 * ovr.hidden_best, so_now_s() - t0);
         }
         fflush(stdout);
     }
@@ -712,13 +728,22 @@ static void ch04_usage(void) {
     printf("usage: scaleout demo ch04 [--quick] [-n K (4)] [--transport shm|tcp|both (both)]\n"
            "         [--size BYTES (16M; 1M with --quick)] [--iters N (15; 7 with --quick)]\n"
            "         [--tokens T (512; 128 with --quick)]\n"
+           "         [--overlap (only part f)] [--layers L (48; 12 quick)] [--grad BYTES (auto)]\n"
+           "         [--compute-ms C (3)] [--lpb 1,2,4,8,16,48] [--reps N (3; 2 quick)]\n"
+           "         [--plot FILE.png (hidden fraction vs bucket size; FILE.csv beside it)]\n"
            "Chapter 4 on K processes: naive/tree/ring/halving-doubling all-reduce measured vs the\n"
            "alpha-beta model (and the book's table 4.4.1); reduce-scatter + all-gather = all-reduce;\n"
-           "all-to-all as MoE routing; the 4.2.2 example from p2p hops; byte counters vs formulas.\n");
+           "all-to-all as MoE routing; the 4.2.2 example from p2p hops; byte counters vs formulas;\n"
+           "gradient bucketing with overlap (the reducer) measured vs the 4.10.1 model.\n");
 }
 
 static int demo_ch04(int argc, char **argv) {
     ch04_cfg cfg = {.nranks = 4, .transport = "both", .iters = 0, .tokens = 0, .size = 0};
+    /* Overlap flags are kept aside and applied over the quick or full defaults. */
+    int layers = 0, reps = 0, nlpb = 0, lpb[CH04_MAX_LPB];
+    double compute_ms = 0;
+    size_t grad = 0;
+    const char *plot = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -734,6 +759,34 @@ static int demo_ch04(int argc, char **argv) {
             cfg.iters = atoi(v), i++;
         } else if (!strcmp(a, "--tokens") && v) {
             cfg.tokens = atoi(v), i++;
+        } else if (!strcmp(a, "--overlap")) {
+            cfg.overlap_only = 1;
+        } else if (!strcmp(a, "--layers") && v) {
+            layers = atoi(v), i++;
+        } else if (!strcmp(a, "--reps") && v) {
+            reps = atoi(v), i++;
+        } else if (!strcmp(a, "--compute-ms") && v) {
+            compute_ms = atof(v), i++;
+        } else if (!strcmp(a, "--plot") && v) {
+            plot = v, i++;
+        } else if (!strcmp(a, "--grad") && v) {
+            if (so_parse_size(v, &grad) < 0 || grad < 4) {
+                fprintf(stderr, "ch04: bad --grad '%s'\n", v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--lpb") && v) {
+            char *end = (char *)v;
+            for (nlpb = 0; *end && nlpb < CH04_MAX_LPB;) {
+                long x = strtol(end, &end, 10);
+                if (x < 1 || (*end && *end != ',')) {
+                    fprintf(stderr, "ch04: --lpb wants positive integers separated by commas\n");
+                    return 2;
+                }
+                lpb[nlpb++] = (int)x;
+                end += *end == ',';
+            }
+            i++;
         } else if (!strcmp(a, "--size") && v) {
             if (so_parse_size(v, &cfg.size) < 0 || cfg.size < 8) {
                 fprintf(stderr, "ch04: bad --size '%s'\n", v);
@@ -758,6 +811,25 @@ static int demo_ch04(int argc, char **argv) {
     cfg.size = cfg.size ? cfg.size : cfg.quick ? ((size_t)1 << 20) : ((size_t)16 << 20);
     cfg.iters = cfg.iters > 0 ? cfg.iters : cfg.quick ? 7 : 15;
     cfg.tokens = cfg.tokens > 0 ? cfg.tokens : cfg.quick ? 128 : 512;
+    /* Part (f) runs small inside the whole demo, full size with --overlap alone. */
+    ch04_overlap_defaults(&cfg.ov, cfg.quick || !cfg.overlap_only);
+    cfg.ov.layers = layers > 0 ? layers : cfg.ov.layers;
+    cfg.ov.reps = reps > 0 ? reps : cfg.ov.reps;
+    cfg.ov.compute_ms = compute_ms > 0 ? compute_ms : cfg.ov.compute_ms;
+    cfg.ov.grad = grad;
+    cfg.ov.plot = plot;
+    if (nlpb) {
+        memcpy(cfg.ov.lpb, lpb, sizeof lpb);
+        cfg.ov.nlpb = nlpb;
+    } else if (layers > 0) {
+        /* The default ladder, clipped to L and ending at one bucket of all layers. */
+        int m = 0;
+        for (int b = 1; b < layers && m < CH04_MAX_LPB - 1; b *= 2) {
+            cfg.ov.lpb[m++] = b;
+        }
+        cfg.ov.lpb[m++] = layers;
+        cfg.ov.nlpb = m;
+    }
     if (!so_cli_is_worker()) {
         int rc = so_cli_launch_self(cfg.nranks, !strcmp(cfg.transport, "both") ? "shm" : cfg.transport,
                                     argc, argv);
