@@ -12,6 +12,7 @@
  * request's done/rc are guarded by the parent's mutex and condition variable.
  * Cost: one allocation per request.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "comm_priv.h"
@@ -181,7 +182,13 @@ int so__comm_submit(so_comm *c, int (*fn)(so_comm *dup, void *arg), void *arg,
             pthread_mutex_lock(&c->mu);
             c->dup = dup;
             pthread_mutex_unlock(&c->mu);
-            if (pthread_create(&c->worker, NULL, worker_main, c) != 0) {
+            /* The worker blocks every signal (signals stay with the caller's threads). */
+            sigset_t all, old;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            int prc = pthread_create(&c->worker, NULL, worker_main, c);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (prc != 0) {
                 rc = so__fail(SO_ESYS, "cannot start the worker thread of group %s", c->prefix);
             } else {
                 c->worker_running = 1;

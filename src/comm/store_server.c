@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -371,7 +372,14 @@ int so_store_server_start(const char *bind_addr, int port, so_store_server **out
         free(s);
         return so__fail(SO_ESYS, "store server: pipe: %s", strerror(errno));
     }
-    if (pthread_create(&s->thread, NULL, serve, s) != 0) {
+    /* The thread blocks every signal, so a caller that waits for signals (a launcher's signalfd
+     * for SIGCHLD) still receives them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int prc = pthread_create(&s->thread, NULL, serve, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0) {
         close(s->wake[0]);
         close(s->wake[1]);
         close(s->listen_fd);
