@@ -18,6 +18,9 @@
 #        netns-hosts.sh shape [-p PREFIX] [-d DELAY_MS] [-r RATE]   change the links' qdiscs
 #        netns-hosts.sh list [-p PREFIX]          the set's namespaces
 #        netns-hosts.sh addr I                    print host I's address (10.77.0.(I+1))
+#        netns-hosts.sh rsh NS CMD...             run CMD in namespace NS with NS as its host name
+#                                                 (mpirun's launch agent: --mca plm_rsh_agent
+#                                                 "netns-hosts.sh rsh" and NS names in the hostfile)
 #   PREFIX defaults to "so" (hosts so-h0, so-h1, ...; the first one is 10.77.0.1).
 #   -d adds `tc netem delay DELAY_MS ms` on every host's egress (a round trip crosses two links:
 #   RTT = 2 x DELAY_MS); -r adds a token bucket of RATE (tc's units, e.g. 1gbit) instead or on top.
@@ -29,13 +32,19 @@
 # switches are separate; netem needs the kernel's sch_netem (some minimal kernels lack it).
 set -u
 
-usage() { sed -n '13,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '13,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "netns-hosts: $*" >&2; exit 1; }
 
 cmd=${1:-}; [ -n "$cmd" ] || usage; shift
 arg=""
 case "$cmd" in
   up|isolate|kill|addr) arg=${1:-}; [ -n "$arg" ] || usage; shift ;;
+  rsh)
+    # mpirun calls its agent as `AGENT HOST COMMAND-WORDS...`, the words forming one shell
+    # command. A UTS namespace of its own gives the daemon the namespace's name as host name,
+    # so Open MPI tells the hosts apart (they all share the machine's name otherwise).
+    ns=${1:-}; [ -n "$ns" ] && [ $# -ge 2 ] || usage; shift
+    exec ip netns exec "$ns" unshare --uts sh -c "hostname '$ns' && $*" ;;
   down|list|shape) ;;
   -h|--help|help) usage ;;
   *) usage ;;

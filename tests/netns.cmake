@@ -25,3 +25,11 @@ foreach(spec "matrix_2x2;netns_matrix.sh;2;2" "matrix_3x2;netns_matrix.sh;3;2"
   set_tests_properties(netns.${name} PROPERTIES TIMEOUT 90 LABELS "netns;multiproc"
                        SKIP_RETURN_CODE 77 PROCESSORS 2)
 endforeach()
+
+# Open MPI across the namespace hosts (mpirun's daemons started through `netns-hosts.sh rsh`).
+if(TARGET so_mpi_allreduce)
+  add_test(NAME netns.mpi COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/netns/netns_mpi.sh
+                                  $<TARGET_FILE:so_mpi_allreduce> ${so_netns_hosts})
+  set_tests_properties(netns.mpi PROPERTIES TIMEOUT 120 LABELS "netns;multiproc;mpi"
+                       SKIP_RETURN_CODE 77 PROCESSORS 2)
+endif()

@@ -25,6 +25,13 @@ netns_cleanup() {
 trap netns_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# Sets left by a test that was SIGKILLed (a CTest timeout): their prefix holds a dead pid.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^sot[0-9]+r[0-9]+-' | sed 's/-.*//' | sort -u); do
+  pid=${ns#sot}
+  pid=${pid%%r*}
+  kill -0 "$pid" 2>/dev/null || bash "$HOSTS" down -p "$ns"
+done
+
 netns_up() {
   bash "$HOSTS" up "$N" -p "$PREFIX"
   local rc=$?
