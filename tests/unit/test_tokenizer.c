@@ -182,5 +182,47 @@ static int t_save_load(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"byte", t_byte}, {"bpe_known", t_bpe_known}, {"bpe_fortunes", t_bpe_fortunes},
+/* Random flips and cuts of a saved tokenizer: load fails cleanly or yields a usable tokenizer. */
+static int t_load_fuzz(void) {
+    const char *s = "she sells sea shells by the sea shore; the shells she sells are sea shells";
+    so_tokenizer *t, *u;
+    CHECK_OK(so_tokenizer_train_bpe((const uint8_t *)s, strlen(s), 300, &t));
+    char dir[] = "/tmp/so_test_tok.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char p[256];
+    snprintf(p, sizeof p, "%s/tok.txt", dir);
+    CHECK_OK(so_tokenizer_save(t, p));
+    FILE *f = fopen(p, "rb");
+    unsigned char good[4096];
+    size_t n = fread(good, 1, sizeof good, f);
+    fclose(f);
+    int rejected = 0;
+    for (int it = 0; it < 500; it++) {
+        unsigned char m[4096];
+        memcpy(m, good, n);
+        size_t len = n;
+        m[rnd_byte() % n] ^= (unsigned char)(1 + rnd_byte() % 255);
+        if (it % 3 == 0) {
+            len = (size_t)rnd_byte() * n / 256;
+        }
+        f = fopen(p, "wb");
+        fwrite(m, 1, len, f);
+        fclose(f);
+        if (so_tokenizer_load(p, &u) == SO_OK) {
+            if (roundtrip(u, (const uint8_t *)s, strlen(s), NULL)) { /* still a valid tokenizer */
+                return 1;
+            }
+            so_tokenizer_destroy(u);
+        } else {
+            rejected++;
+        }
+    }
+    CHECK(rejected > 450);
+    unlink(p);
+    rmdir(dir);
+    so_tokenizer_destroy(t);
+    return 0;
+}
+
+SO_TEST_MAIN({"byte", t_byte}, {"load_fuzz", t_load_fuzz}, {"bpe_known", t_bpe_known}, {"bpe_fortunes", t_bpe_fortunes},
              {"save_load", t_save_load})
