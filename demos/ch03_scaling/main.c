@@ -39,6 +39,7 @@ typedef struct ch03_meas {
     unsigned long long sum_strong, sum_weak;
     int have_pp;
     double pp_n[CH03_PP_SIZES], pp_t[CH03_PP_SIZES];
+    double ar_a, ar_b; /* ring all-reduce fit t = a + b n (n bytes per rank) */
 } ch03_meas;
 
 /* The work: an exact integer function of i, a few ns each. */
@@ -97,6 +98,34 @@ static double ch03_pingpong(so_comm *c, size_t n, int iters) {
     return so_stats_median(t, (size_t)iters);
 }
 
+typedef struct ch03_ar {
+    so_comm *c;
+    float *buf;
+    size_t n;
+} ch03_ar;
+
+static void ch03_ar_run(void *arg) {
+    ch03_ar *a = arg;
+    so_coll_opts o = {.algo = SO_ALGO_RING};
+    SO_CHECK(so_allreduce_ex(a->c, a->buf, a->buf, a->n, SO_F32, SO_SUM, &o));
+}
+
+/* Ring all-reduce times at a few sizes, fitted to t = a + b n. */
+static void ch03_ring_fit(so_comm *c, const ch03_cfg *cfg, double *a, double *b) {
+    const size_t sizes[4] = {65536, 262144, 1048576, 4194304};
+    double n[4], t[4], samples[32];
+    float *buf = calloc(sizes[3] / 4, sizeof(float));
+    SO_ASSERT(buf);
+    for (int i = 0; i < 4; i++) {
+        ch03_ar ar = {c, buf, sizes[i] / 4};
+        so_trials st;
+        SO_CHECK(so_harness_trials_comm(c, ch03_ar_run, &ar, 1, cfg->quick ? 3 : 7, samples, &st));
+        n[i] = (double)sizes[i], t[i] = st.median;
+    }
+    so_fit_linear(n, t, 4, a, b, NULL);
+    free(buf);
+}
+
 static int ch03_phase(const ch03_cfg *cfg) {
     so_comm *c;
     SO_CHECK(so_comm_init_from_env(&c));
@@ -122,6 +151,7 @@ static int ch03_phase(const ch03_cfg *cfg) {
             m.pp_n[i] = (double)sizes[i];
             m.pp_t[i] = ch03_pingpong(c, sizes[i], cfg->quick ? 10 : 30);
         }
+        ch03_ring_fit(c, cfg, &m.ar_a, &m.ar_b);
     }
     if (r == 0) {
         printf("    K=%d: strong %.4f s, weak %.4f s (median of %d barrier-aligned trials)\n", k,
@@ -301,6 +331,18 @@ static int ch03_parent(const ch03_cfg *cfg, int argc, char **argv) {
             printf("\n    fit t = alpha + beta n: alpha = %.2f us, 1/beta = %.2f GB/s (r^2 %.3f)\n",
                    alpha * 1e6, beta > 0 ? 1e-9 / beta : 0.0, r2);
             break;
+        }
+    }
+    printf("    ring all-reduce, fit t = a + b n over 64 KiB .. 4 MiB; the book's claim: b ~ 2(K-1)/K "
+           "beta (+-20%%)\n");
+    for (int i = 0; i < nk; i++) {
+        if (m[i].have_pp && beta > 0) {
+            double want = 2.0 * (ks[i] - 1) / ks[i] * beta;
+            printf("    K=%d: a = %.1f us, b = %.3f ns/B; 2(K-1)/K beta = %.3f ns/B; ratio %.2f%s\n",
+                   ks[i], m[i].ar_a * 1e6, m[i].ar_b * 1e9, want * 1e9, m[i].ar_b / want,
+                   fabs(m[i].ar_b / want - 1) <= 0.2 ? " (within 20%)"
+                                                     : " (outside 20%: a reduction costs compute "
+                                                       "too, and the cores are shared)");
         }
     }
     if (!ch03_tables() && !bad) {
