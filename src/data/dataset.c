@@ -121,8 +121,9 @@ static int read_table(const char *path, int header, char *hdr, size_t cap, dvec 
     }
     int errnum = 0;
     const char *zerr = gzerror(f, &errnum);
-    if (rc == SO_OK && errnum != Z_OK && errnum != Z_STREAM_END) {
-        rc = so__fail(SO_ECORRUPT, "%s: %s (truncated or corrupt gzip file?)", path, zerr);
+    /* A damaged stream explains a malformed last row better than the row does. */
+    if (errnum != Z_OK && errnum != Z_STREAM_END) {
+        rc = so__fail(SO_ECORRUPT, "%s (zlib; truncated or corrupt gzip file?)", zerr); /* zerr names the path */
     }
     free(line);
     gzclose(f);

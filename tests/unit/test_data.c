@@ -119,6 +119,24 @@ static int t_malformed(void) {
     CHECK_EQ_INT(so_dataset_load_dir("iris", dir, &ds), SO_EPROTO);
     CHECK(strstr(so_last_error(), "2 rows"));
     unlink(p);
+    /* A truncated .csv.gz: a clear error, not a short dataset. */
+    if (have_sklearn()) {
+        char src[4096];
+        snprintf(src, sizeof src, "%s/digits.csv.gz", so_param_str("SO_SKLEARN_DATA_DIR"));
+        FILE *in = fopen(src, "rb");
+        unsigned char buf[6000];
+        size_t k = fread(buf, 1, sizeof buf, in);
+        fclose(in);
+        snprintf(p, sizeof p, "%s/digits.csv.gz", dir);
+        f = fopen(p, "wb");
+        fwrite(buf, 1, k, f);
+        fclose(f);
+        int rc = so_dataset_load_dir("digits", dir, &ds);
+        CHECK_EQ_INT(rc, SO_ECORRUPT);
+        CHECK(strstr(so_last_error(), "digits.csv.gz") && strstr(so_last_error(), "truncated"));
+        printf("truncated gzip: %s\n", so_last_error());
+        unlink(p);
+    }
     rmdir(dir);
     return 0;
 }
