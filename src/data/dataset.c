@@ -123,7 +123,8 @@ static int read_table(const char *path, int header, char *hdr, size_t cap, dvec 
     const char *zerr = gzerror(f, &errnum);
     /* A damaged stream explains a malformed last row better than the row does. */
     if (errnum != Z_OK && errnum != Z_STREAM_END) {
-        rc = so__fail(SO_ECORRUPT, "%s (zlib; truncated or corrupt gzip file?)", zerr); /* zerr names the path */
+        /* zlib's message already starts with the path. */
+        rc = so__fail(SO_ECORRUPT, "%s (zlib; truncated or corrupt gzip file?)", zerr);
     }
     free(line);
     gzclose(f);
