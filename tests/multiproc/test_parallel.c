@@ -4,7 +4,7 @@
  * bitwise_<transport>_<K>: for bucket caps from smaller than one gradient to larger than all,
  * for scattered gradients (flattened buckets), one arena (in place) and the arena forced through
  * flat buffers, the reduced gradients equal a plain so_allreduce of each buffer bit for bit: i64
- * with arbitrary values (integer sums are exact in any order), f32 small integers with AVG, and
+ * with large random values (integer sums are exact in any order), f32 small integers with AVG, and
  * at K = 2 arbitrary f32 (a + b == b + a). Arbitrary floats at K > 2 are not compared: a fused
  * bucket reduces an element in the order its position in the bucket dictates, as in DDP. Ranks
  * mark gradients ready in different orders; two steps run on each reducer.
@@ -38,7 +38,8 @@ static void fill(void *p, size_t n, int kind, int rank, int step, int i) {
     for (size_t j = 0; j < n; j++) {
         uint64_t v = tp_rng(&s);
         if (kind == 0) {
-            ((int64_t *)p)[j] = (int64_t)v;
+            /* Up to 2^59 in magnitude: sums over a few ranks cannot overflow (which is UB). */
+            ((int64_t *)p)[j] = (int64_t)(v >> 4) - ((int64_t)1 << 59);
         } else if (kind == 1) {
             ((float *)p)[j] = (float)((int)(v % 2001) - 1000);
         } else {
