@@ -6,7 +6,7 @@ so_add_test(NAME parallel
                     ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c
             LIBS so_parallel so_coll so_comm
             CASES bitwise_tcp_2 bitwise_tcp_3 bitwise_tcp_4 bitwise_shm_2 bitwise_shm_3
-                  bitwise_shm_4 accounting errors
+                  bitwise_shm_4 accounting errors peer_dies
             LABELS multiproc TIMEOUT 120)
 so_add_test(NAME plot
             SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_plot.c ${PROJECT_SOURCE_DIR}/bench/plot.c

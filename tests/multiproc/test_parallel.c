@@ -12,8 +12,10 @@
  * is hidden; with 20 ms of (sleeping) compute per layer and tiny gradients, overlap hides some
  * (at least one bucket ends before backward does).
  * errors: a count mismatch between ranks (a desync in bucket 0) comes out of finish() naming the
- * bucket; a gradient never marked ready is reported and the next step works.
+ * bucket; a gradient never marked ready is reported and the next step works; a peer killed
+ * between steps makes the next finish() fail naming bucket 0 (peer_dies).
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,7 +288,51 @@ static int t_errors(void) {
     return so_test_ranks(2, "tcp", rank_errors, NULL, 30000);
 }
 
+/* After one good step (the worker's duplicate group exists), rank 1 dies; rank 0's next
+ * finish() reports the failed bucket instead of hanging. */
+static int rank_peer_dies(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    so_comm_set_timeout_ms(c, 3000);
+    float g[256];
+    for (int i = 0; i < 256; i++) {
+        g[i] = 1.0f;
+    }
+    so_reducer_opts o;
+    so_reducer_opts_default(&o);
+    o.bucket_cap = 512;
+    so_reducer *rd = NULL;
+    CHECK_OK(so_reducer_create(c, SO_F32, &o, &rd));
+    CHECK_EQ_INT(so_reducer_add(rd, g, 128), 0);
+    CHECK_EQ_INT(so_reducer_add(rd, g + 128, 128), 1);
+    CHECK_OK(so_reducer_ready(rd, 0));
+    CHECK_OK(so_reducer_ready(rd, 1));
+    CHECK_OK(so_reducer_finish(rd));
+    CHECK_OK(so_barrier(c));
+    if (rank == 1) {
+        raise(SIGKILL);
+    }
+    so_sleep_ns(100 * 1000000);
+    int rc = so_reducer_ready(rd, 0);
+    if (rc == SO_OK) {
+        so_reducer_ready(rd, 1);
+        rc = so_reducer_finish(rd);
+    }
+    if (rc >= 0) {
+        fprintf(stderr, "a step with a dead peer succeeded\n");
+        return 1;
+    }
+    printf("rank 0: %s: %s\n", so_err_name(rc), so_last_error());
+    CHECK(strstr(so_last_error(), "bucket 0") != NULL);
+    so_reducer_destroy(rd);
+    return 0;
+}
+
+static int t_peer_dies(void) {
+    return so_test_ranks_ex(2, "tcp", rank_peer_dies, NULL, 30000, 1ul << 1);
+}
+
 SO_TEST_MAIN({"bitwise_tcp_2", t_bitwise_tcp_2}, {"bitwise_tcp_3", t_bitwise_tcp_3},
              {"bitwise_tcp_4", t_bitwise_tcp_4}, {"bitwise_shm_2", t_bitwise_shm_2},
              {"bitwise_shm_3", t_bitwise_shm_3}, {"bitwise_shm_4", t_bitwise_shm_4},
-             {"accounting", t_accounting}, {"errors", t_errors})
+             {"accounting", t_accounting}, {"errors", t_errors},
+             {"peer_dies", t_peer_dies})
