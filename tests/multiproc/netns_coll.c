@@ -32,7 +32,8 @@ static int rank_, nfail_, nchecks_;
 
 /* Input of rank r at element i for call `seed`: an integer in [-8, 8]. */
 static int ival(int r, size_t i, int seed) {
-    uint64_t h = (uint64_t)(r + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 3) * 0xC2B2AE3D27D4EB4Full ^
+    uint64_t h = (uint64_t)(r + 1) * 0x9E3779B97F4A7C15ull ^
+                 (uint64_t)(i + 3) * 0xC2B2AE3D27D4EB4Full ^
                  (uint64_t)(seed + 5) * 0x165667B19E3779F9ull;
     h ^= h >> 31;
     h *= 0xBF58476D1CE4E5B9ull;
@@ -135,7 +136,8 @@ static int run_matrix(so_comm *c) {
                     memcpy(out, in, n * 4);
                 }
                 int rc = so_allreduce_ex(c, inplace ? out : in, out, n, SO_F32, SO_SUM, &o);
-                if (failed(c, inplace ? "allreduce in place" : "allreduce", so_algo_name(ar[a]), n, rc) < 0) {
+                const char *what = inplace ? "allreduce in place" : "allreduce";
+                if (failed(c, what, so_algo_name(ar[a]), n, rc) < 0) {
                     goto out;
                 }
                 check("allreduce f32 sum", so_algo_name(ar[a]), n, out, ref, n * 4);
@@ -143,7 +145,8 @@ static int run_matrix(so_comm *c) {
             /* i32 max through the same algorithm. */
             seed++;
             so_coll_opts o = {.algo = ar[a]};
-            int32_t *ii = (int32_t *)in, *io = (int32_t *)out, *ir = (int32_t *)ref, *it = (int32_t *)tmp;
+            int32_t *ii = (int32_t *)in, *io = (int32_t *)out;
+            int32_t *ir = (int32_t *)ref, *it = (int32_t *)tmp;
             fill_i32(ii, n, r, seed);
             fill_i32(ir, n, 0, seed);
             for (int q = 1; q < k; q++) {
