@@ -325,8 +325,12 @@ static int part_load(so_comm *c, const ch05_cfg *cfg, double *p99_live, double *
                        a50 = so_model_mm1_quantile_s(rates[i], cfg->mu, 0.50);
                 printf("    %-26s %7s %8.0f %8.1f %8s %8.1f\n", "  analytic", "",
                        so_model_mm1_goodput(rates[i], cfg->mu, slo), a50 * 1e3, "", a99 * 1e3);
-                if (i == 0) { /* near saturation (i = 1) the percentiles converge too slowly */
+                /* Checked at the offered rate only (near saturation the percentiles converge
+                 * too slowly) and with enough requests for a 5% p99. */
+                if (i == 0 && cfg->sim_requests >= 200000) {
                     ok &= fabs(sim.p99_s - a99) <= 0.05 * a99 && fabs(sim.p50_s - a50) <= 0.05 * a50;
+                }
+                if (i == 0) {
                     *p99_sim = sim.p99_s;
                     sc.closed_loop = 1;
                     SO_CHECK(so_loadgen_simulate_mm1(&sc, cfg->mu, &closed));
