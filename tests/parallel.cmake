@@ -1,6 +1,6 @@
 # Data-parallel machinery (src/parallel): the gradient reducer against plain all-reduce, its
-# overlap accounting and its errors, on forked ranks; and the gnuplot helper (bench/plot.c)
-# that the benchmarks and demos draw with.
+# overlap accounting and its errors, on forked ranks; and the gnuplot helper (bench/plot.c) and
+# Chrome-trace writer (bench/trace.c) that the benchmarks and demos draw with.
 so_add_test(NAME parallel
             SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_parallel.c
                     ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c
@@ -10,6 +10,7 @@ so_add_test(NAME parallel
             LABELS multiproc TIMEOUT 120)
 so_add_test(NAME plot
             SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_plot.c ${PROJECT_SOURCE_DIR}/bench/plot.c
-            CASES csv png
+                    ${PROJECT_SOURCE_DIR}/bench/trace.c
+            CASES csv png trace
             LABELS unit TIMEOUT 60)
 target_include_directories(test_plot PRIVATE ${PROJECT_SOURCE_DIR}/bench)

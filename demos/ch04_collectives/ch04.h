@@ -18,6 +18,7 @@ typedef struct ch04_overlap_cfg {
     int nlpb;
     int reps;               /* steps per (bucket size, mode); the median is kept */
     const char *plot;       /* PNG of hidden fraction vs bucket size, or NULL */
+    const char *trace;      /* Chrome-trace JSON of the last step of each run, or NULL */
 } ch04_overlap_cfg;
 
 /* What the study found, for the demo's last line. */

@@ -731,6 +731,7 @@ static void ch04_usage(void) {
            "         [--overlap (only part f)] [--layers L (48; 12 quick)] [--grad BYTES (auto)]\n"
            "         [--compute-ms C (3)] [--lpb 1,2,4,8,16,48] [--reps N (3; 2 quick)]\n"
            "         [--plot FILE.png (hidden fraction vs bucket size; FILE.csv beside it)]\n"
+           "         [--trace FILE.json (timelines of part f for Perfetto / chrome://tracing)]\n"
            "Chapter 4 on K processes: naive/tree/ring/halving-doubling all-reduce measured vs the\n"
            "alpha-beta model (and the book's table 4.4.1); reduce-scatter + all-gather = all-reduce;\n"
            "all-to-all as MoE routing; the 4.2.2 example from p2p hops; byte counters vs formulas;\n"
@@ -743,7 +744,7 @@ static int demo_ch04(int argc, char **argv) {
     int layers = 0, reps = 0, nlpb = 0, lpb[CH04_MAX_LPB];
     double compute_ms = 0;
     size_t grad = 0;
-    const char *plot = NULL;
+    const char *plot = NULL, *trace = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -769,6 +770,8 @@ static int demo_ch04(int argc, char **argv) {
             compute_ms = atof(v), i++;
         } else if (!strcmp(a, "--plot") && v) {
             plot = v, i++;
+        } else if (!strcmp(a, "--trace") && v) {
+            trace = v, i++;
         } else if (!strcmp(a, "--grad") && v) {
             if (so_parse_size(v, &grad) < 0 || grad < 4) {
                 fprintf(stderr, "ch04: bad --grad '%s'\n", v);
@@ -818,6 +821,7 @@ static int demo_ch04(int argc, char **argv) {
     cfg.ov.compute_ms = compute_ms > 0 ? compute_ms : cfg.ov.compute_ms;
     cfg.ov.grad = grad;
     cfg.ov.plot = plot;
+    cfg.ov.trace = trace;
     if (nlpb) {
         memcpy(cfg.ov.lpb, lpb, sizeof lpb);
         cfg.ov.nlpb = nlpb;

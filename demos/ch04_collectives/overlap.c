@@ -20,6 +20,9 @@
  * time measured in the no-overlap run, which separates the schedule from the cost model.
  * G defaults to the size whose all-reduce takes 0.76 C here (the book's 2.28 ms of transfer per
  * 3 ms layer), found by timing two probe sizes.
+ * --trace FILE.json: the last step of every (bucket size, mode) as a Chrome-trace timeline
+ * (Perfetto): per rank, the backward layers and finish()'s wait on one track and the buckets'
+ * all-reduces on the worker's track, gathered to rank 0 (one host: CLOCK_MONOTONIC is shared).
  * Cost: about reps x 2 x (L C + comm) per bucket size; 1-2 s with --quick.
  */
 #include <math.h>
@@ -28,6 +31,7 @@
 
 #include "ch04.h"
 #include "plot.h"
+#include "trace.h"
 
 void ch04_overlap_defaults(ch04_overlap_cfg *cfg, int quick) {
     memset(cfg, 0, sizeof *cfg);
@@ -88,9 +92,11 @@ static size_t ov_auto_grad(so_comm *c, double compute_s) {
     return g;
 }
 
-/* One backward step; returns the step time (max over ranks) and this rank's reducer stats. */
+/* One backward step; returns the step time (max over ranks) and this rank's reducer stats.
+ * tl (3 + layers doubles, may be NULL) receives t0, finish() entry, finish() return and the
+ * time each layer's backward ended, in seconds of so_now_s. */
 static double ov_step(so_comm *c, so_reducer *rd, int layers, double compute_s,
-                      so_reducer_stats *st) {
+                      so_reducer_stats *st, double *tl) {
     SO_CHECK(so_barrier(c));
     int64_t t0 = so_now_ns();
     for (int l = 0; l < layers; l++) {
@@ -98,13 +104,63 @@ static double ov_step(so_comm *c, so_reducer *rd, int layers, double compute_s,
         if (until > now) {
             so_sleep_ns(until - now);
         }
+        if (tl) {
+            tl[3 + l] = so_now_s();
+        }
         SO_CHECK(so_reducer_ready(rd, l));
     }
     SO_CHECK(so_reducer_finish(rd));
     double t = (double)(so_now_ns() - t0) * 1e-9;
     SO_CHECK(so_reducer_stats_get(rd, st));
+    if (tl) {
+        tl[0] = (double)t0 * 1e-9;
+        tl[1] = st->finish_s;
+        tl[2] = st->done_s;
+    }
     SO_CHECK(so_allreduce(c, &t, &t, 1, SO_F64, SO_MAX));
     return t;
+}
+
+/* Adds the last step of one (bucket size, mode) to the trace: every rank's timeline (tl from
+ * ov_step, then the buckets' start and end) gathered to rank 0. Collective. */
+static void ov_trace_step(so_comm *c, so_trace *tr, int pid, const char *what, int layers,
+                          so_reducer *rd, double *tl) {
+    int r = so_comm_rank(c), k = so_comm_size(c), nb = so_reducer_nbuckets(rd);
+    size_t per = 3 + 3 * (size_t)layers;
+    for (int b = 0; b < nb; b++) {
+        so_reducer_bucket_times bt;
+        SO_CHECK(so_reducer_bucket_times_get(rd, b, &bt));
+        tl[3 + layers + 2 * b] = bt.start_s;
+        tl[3 + layers + 2 * b + 1] = bt.end_s;
+    }
+    double *all = r == 0 ? malloc(per * (size_t)k * sizeof *all) : NULL;
+    SO_ASSERT(r != 0 || all);
+    SO_CHECK(so_gather(c, tl, all, per, SO_F64, 0));
+    if (r != 0) {
+        return;
+    }
+    double origin = all[0];
+    so_trace_name_process(tr, pid, what);
+    for (int q = 0; q < k; q++) {
+        const double *v = all + per * (size_t)q;
+        char name[64];
+        snprintf(name, sizeof name, "rank %d backward", q);
+        so_trace_name_thread(tr, pid, 2 * q, name);
+        snprintf(name, sizeof name, "rank %d all-reduce worker", q);
+        so_trace_name_thread(tr, pid, 2 * q + 1, name);
+        for (int l = 0; l < layers; l++) {
+            double s0 = l ? v[3 + l - 1] : v[0];
+            snprintf(name, sizeof name, "layer %d", layers - 1 - l);
+            so_trace_complete(tr, name, pid, 2 * q, s0 - origin, v[3 + l] - s0);
+        }
+        so_trace_complete(tr, "finish(): exposed wait", pid, 2 * q, v[1] - origin, v[2] - v[1]);
+        for (int b = 0; b < nb; b++) {
+            snprintf(name, sizeof name, "bucket %d all-reduce", b);
+            double bs = v[3 + layers + 2 * b], be = v[3 + layers + 2 * b + 1];
+            so_trace_complete(tr, name, pid, 2 * q + 1, bs - origin, be - bs);
+        }
+    }
+    free(all);
 }
 
 /* Small integers (rank + position mod 7), so every average is exact; returns wrong elements. */
@@ -165,6 +221,13 @@ int ch04_overlap_run(so_comm *c, const ch04_overlap_cfg *cfg, ch04_overlap_resul
     }
     double plot_rows[CH04_MAX_LPB * 4];
     int nplot = 0;
+    so_trace *tr = NULL;
+    double *tl = NULL;
+    if (cfg->trace) {
+        SO_CHECK(so_trace_create(&tr));
+        tl = calloc(3 + 3 * (size_t)L, sizeof *tl);
+        SO_ASSERT(tl);
+    }
     out->speedup_best = 0;
     for (int bi = 0; bi < cfg->nlpb; bi++) {
         int lpb = cfg->lpb[bi] < 1 ? 1 : cfg->lpb[bi] > L ? L : cfg->lpb[bi];
@@ -188,7 +251,7 @@ int ch04_overlap_run(so_comm *c, const ch04_overlap_cfg *cfg, ch04_overlap_resul
                     ov_fill(arena, (size_t)L * n, r);
                 }
                 so_reducer_stats st;
-                t_mode[mode][rep] = ov_step(c, rd, L, C, &st);
+                t_mode[mode][rep] = ov_step(c, rd, L, C, &st, tl);
                 if (rep == 0) {
                     out->wrong += ov_check(arena, (size_t)L * n, k);
                 }
@@ -199,6 +262,12 @@ int ch04_overlap_run(so_comm *c, const ch04_overlap_cfg *cfg, ch04_overlap_resul
             }
             if (mode == 0) {
                 comm_per_bucket = comm / reps / nb;
+            }
+            if (tr) {
+                char what[96];
+                snprintf(what, sizeof what, "%s, %d layers per bucket (%d buckets)",
+                         mode ? "overlap" : "no overlap", lpb, nb);
+                ov_trace_step(c, tr, 1 + 2 * bi + mode, what, L, rd, tl);
             }
             so_reducer_destroy(rd);
         }
@@ -269,6 +338,15 @@ int ch04_overlap_run(so_comm *c, const ch04_overlap_cfg *cfg, ch04_overlap_resul
             }
         }
     }
+    if (tr && r == 0) {
+        if (so_trace_write(tr, cfg->trace) == SO_OK) {
+            printf("    trace: %s (open in ui.perfetto.dev or chrome://tracing)\n", cfg->trace);
+        } else {
+            printf("    --trace failed: %s\n", so_last_error());
+        }
+    }
+    so_trace_destroy(tr);
+    free(tl);
     so_free_aligned(arena);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * The gnuplot helper (bench/plot.c): the CSV it writes reads back exactly (NaN included), and a
- * plot of it is a PNG file (checked by its 8-byte signature). Skips when gnuplot is missing.
+ * plot of it is a PNG file (checked by its 8-byte signature; skips when gnuplot is missing).
+ * The Chrome-trace writer (bench/trace.c): the exact JSON text of a small trace, names escaped.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "plot.h"
 #include "so_test.h"
+#include "trace.h"
 
 static const char *cols[] = {"bytes", "ring", "tree"};
 static const double rows[] = {1024, 0.5, 0.75, 2048, NAN, 1.25, 4096, 2.5, 1.5};
@@ -69,4 +71,38 @@ static int t_png(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"csv", t_csv}, {"png", t_png})
+static int t_trace(void) {
+    char dir[] = "/tmp/so-trace-XXXXXX", path[64], buf[1024];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/t.json", dir);
+    so_trace *t = NULL;
+    CHECK_OK(so_trace_create(&t));
+    CHECK_OK(so_trace_name_process(t, 1, "overlap"));
+    CHECK_OK(so_trace_name_thread(t, 1, 0, "rank 0"));
+    CHECK_OK(so_trace_complete(t, "say \"hi\"\\\n", 1, 0, 0.5, 0.0025));
+    CHECK_OK(so_trace_write(t, path));
+    so_trace_destroy(t);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    CHECK_STR_EQ(buf,
+                 "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n"
+                 "  {\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"args\": {\"name\": "
+                 "\"overlap\"}},\n"
+                 "  {\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": 1, \"args\": "
+                 "{\"sort_index\": 1}},\n"
+                 "  {\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": "
+                 "{\"name\": \"rank 0\"}},\n"
+                 "  {\"name\": \"thread_sort_index\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, "
+                 "\"args\": {\"sort_index\": 0}},\n"
+                 "  {\"name\": \"say \\\"hi\\\"\\\\\\u000a\", \"ph\": \"X\", \"pid\": 1, \"tid\": 0, "
+                 "\"ts\": 500000.000, \"dur\": 2500.000}\n"
+                 "]}\n");
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+SO_TEST_MAIN({"csv", t_csv}, {"png", t_png}, {"trace", t_trace})
