@@ -8,10 +8,11 @@
 #include "cli.h"
 
 static void demo_usage(FILE *f) {
-    fprintf(f, "usage: scaleout demo list\n"
-               "       scaleout demo NAME [--quick] [flags]   (scaleout demo NAME --help)\n\n"
-               "Runs one chapter's demo. Every demo ends with one line `chNN OK key=value ...`\n"
-               "or `chNN FAIL reason`; --quick finishes in seconds. `scaleout tour` runs them all.\n");
+    fprintf(f,
+            "usage: scaleout demo list\n"
+            "       scaleout demo NAME [--quick] [flags]   (scaleout demo NAME --help)\n\n"
+            "Runs one chapter's demo. Every demo ends with one line `chNN OK key=value ...`\n"
+            "or `chNN FAIL reason`; --quick finishes in seconds. `scaleout tour` runs them all.\n");
 }
 
 static int demo_list(FILE *f) {

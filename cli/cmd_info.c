@@ -24,7 +24,8 @@ static int cmd_info(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--knobs-only")) {
             knobs_only = 1;
         } else {
-            fprintf(stderr, "scaleout info: unknown flag '%s'; see `scaleout info --help`\n", argv[i]);
+            fprintf(stderr, "scaleout info: unknown flag '%s'; see `scaleout info --help`\n",
+                    argv[i]);
             return 2;
         }
     }
@@ -40,7 +41,8 @@ static int cmd_info(int argc, char **argv) {
         printf("  build         %s\n", SO_BUILD_TYPE);
         printf("  sanitizer     %s\n", san);
         printf("  transports    self shm tcp; mpi: not built\n");
-        printf("  OpenBLAS      %s\n", SO_HAVE_OPENBLAS ? "yes (GEMM fast path)" : "no (plain kernels)");
+        printf("  OpenBLAS      %s\n",
+               SO_HAVE_OPENBLAS ? "yes (GEMM fast path)" : "no (plain kernels)");
         printf("  Open MPI      %s\n", SO_HAVE_MPI ? "found (peer benchmarks)" : "not found");
         printf("  CPUs          %ld online, %d usable by this process\n",
                sysconf(_SC_NPROCESSORS_ONLN), usable);

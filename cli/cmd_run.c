@@ -15,52 +15,54 @@
 #include "scaleout/launch.h"
 
 static void run_usage(FILE *f) {
-    fprintf(f,
-            "usage: scaleout run -n K [flags] [--] PROGRAM [ARGS...]\n"
-            "\n"
-            "Starts K workers of PROGRAM on this node with torchrun's environment (RANK LOCAL_RANK\n"
-            "WORLD_SIZE LOCAL_WORLD_SIZE GROUP_RANK MASTER_ADDR MASTER_PORT TORCHELASTIC_* ...),\n"
-            "hosts the rendezvous store on node 0, prefixes each output line with \"[rank R] \",\n"
-            "stops every worker when one fails and reports the first failure.\n"
-            "\n"
-            "flags:\n"
-            "  -n, --nproc-per-node K   workers on this node (also: 'cpu' = one per CPU)   [1]\n"
-            "  --nnodes N               nodes in the job                                   [1]\n"
-            "  --node-rank R            this node's index, 0..N-1                          [0]\n"
-            "  --master HOST:PORT       where node 0 serves the store (several nodes: required)\n"
-            "  --master-addr HOST, --master-port PORT, --rdzv-endpoint HOST[:PORT]\n"
-            "                           torchrun's spellings of --master\n"
-            "  --standalone             single node, store on 127.0.0.1 and a free port\n"
-            "  --max-restarts M         restart all workers up to M times after a failure  [0]\n"
-            "  --transport shm|tcp|auto SO_TRANSPORT for the workers                       [inherit]\n"
-            "  --tag-output             label lines \"[rank R] \"                            [on]\n"
-            "  --no-prefix              pass lines through unlabelled\n"
-            "  --timeout S              stop the job after S seconds (exit 124)            [none]\n"
-            "  --grace S                SIGTERM, then SIGKILL after S seconds              [3]\n"
-            "  --run-id ID, --rdzv-id ID  TORCHELASTIC_RUN_ID                              [so-<pid>-..]\n"
-            "  --log-dir DIR            also write each rank's output to\n"
-            "                           DIR/attempt_N/RANK/{stdout,stderr}.log\n"
-            "  --role NAME              ROLE_NAME for the workers                          [default]\n"
-            "  --restart-early          restart even when ranks failed before the process group\n"
-            "                           formed (by default a start-up failure is not restarted)\n"
-            "  --no-python              run a .py program directly instead of under python3\n"
-            "  --quiet                  no launcher messages about restarts\n"
-            "\n"
-            "exit code: 0; else the first failing rank's code, or 128 + its signal; 124 after\n"
-            "--timeout; 130/143 when interrupted; 2 for a bad command line; 127 if PROGRAM\n"
-            "cannot be executed.\n"
-            "\n"
-            "examples:\n"
-            "  scaleout run -n 2 -- env\n"
-            "  scaleout run -n 4 --max-restarts 2 -- ./train --epochs 3\n"
-            "  scaleout run --nnodes 2 --node-rank 0 --master 10.0.0.1:29500 -n 4 -- ./train\n");
+    fprintf(
+        f,
+        "usage: scaleout run -n K [flags] [--] PROGRAM [ARGS...]\n"
+        "\n"
+        "Starts K workers of PROGRAM on this node with torchrun's environment (RANK LOCAL_RANK\n"
+        "WORLD_SIZE LOCAL_WORLD_SIZE GROUP_RANK MASTER_ADDR MASTER_PORT TORCHELASTIC_* ...),\n"
+        "hosts the rendezvous store on node 0, prefixes each output line with \"[rank R] \",\n"
+        "stops every worker when one fails and reports the first failure.\n"
+        "\n"
+        "flags:\n"
+        "  -n, --nproc-per-node K   workers on this node (also: 'cpu' = one per CPU)   [1]\n"
+        "  --nnodes N               nodes in the job                                   [1]\n"
+        "  --node-rank R            this node's index, 0..N-1                          [0]\n"
+        "  --master HOST:PORT       where node 0 serves the store (several nodes: required)\n"
+        "  --master-addr HOST, --master-port PORT, --rdzv-endpoint HOST[:PORT]\n"
+        "                           torchrun's spellings of --master\n"
+        "  --standalone             single node, store on 127.0.0.1 and a free port\n"
+        "  --max-restarts M         restart all workers up to M times after a failure  [0]\n"
+        "  --transport shm|tcp|auto SO_TRANSPORT for the workers                       [inherit]\n"
+        "  --tag-output             label lines \"[rank R] \"                            [on]\n"
+        "  --no-prefix              pass lines through unlabelled\n"
+        "  --timeout S              stop the job after S seconds (exit 124)            [none]\n"
+        "  --grace S                SIGTERM, then SIGKILL after S seconds              [3]\n"
+        "  --run-id, --rdzv-id ID   TORCHELASTIC_RUN_ID                             [so-<pid>-..]\n"
+        "  --log-dir DIR            also write each rank's output to\n"
+        "                           DIR/attempt_N/RANK/{stdout,stderr}.log\n"
+        "  --role NAME              ROLE_NAME for the workers                          [default]\n"
+        "  --restart-early          restart even when ranks failed before the process group\n"
+        "                           formed (by default a start-up failure is not restarted)\n"
+        "  --no-python              run a .py program directly instead of under python3\n"
+        "  --quiet                  no launcher messages about restarts\n"
+        "\n"
+        "exit code: 0; else the first failing rank's code, or 128 + its signal; 124 after\n"
+        "--timeout; 130/143 when interrupted; 2 for a bad command line; 127 if PROGRAM\n"
+        "cannot be executed.\n"
+        "\n"
+        "examples:\n"
+        "  scaleout run -n 2 -- env\n"
+        "  scaleout run -n 4 --max-restarts 2 -- ./train --epochs 3\n"
+        "  scaleout run --nnodes 2 --node-rank 0 --master 10.0.0.1:29500 -n 4 -- ./train\n");
 }
 
 static const char *const run_flags[] = {
     "-n", "--nproc", "--nproc-per-node", "--nnodes", "--node-rank", "--master", "--master-addr",
     "--master-port", "--rdzv-endpoint", "--rdzv-backend", "--rdzv-id", "--standalone",
     "--max-restarts", "--transport", "--tag-output", "--no-prefix", "--timeout", "--grace",
-    "--run-id", "--log-dir", "--role", "--monitor-interval", "--start-method", "--restart-early", "--no-python", "--quiet", "--help"};
+    "--run-id", "--log-dir", "--role", "--monitor-interval", "--start-method",
+    "--restart-early", "--no-python", "--quiet", "--help"};
 
 /* Levenshtein distance of two short strings (for "did you mean"). */
 static int distance(const char *a, const char *b) {
@@ -181,7 +183,8 @@ static int cmd_run(int argc, char **argv) {
     do {                                                                                           \
         if (!val) {                                                                                \
             if (i + 1 >= argc) {                                                                   \
-                fprintf(stderr, "scaleout run: %s needs a value; see `scaleout run --help`\n", name); \
+                fprintf(stderr, "scaleout run: %s needs a value; see `scaleout run --help`\n",     \
+                        name);                                                                     \
                 return 2;                                                                          \
             }                                                                                      \
             val = argv[++i];                                                                       \
@@ -250,7 +253,8 @@ static int cmd_run(int argc, char **argv) {
             NEED_VAL();
             if (strcmp(val, "shm") && strcmp(val, "tcp") && strcmp(val, "auto") &&
                 strcmp(val, "self") && strcmp(val, "mpi")) {
-                fprintf(stderr, "scaleout run: --transport must be shm, tcp or auto, not '%s'\n", val);
+                fprintf(stderr, "scaleout run: --transport must be shm, tcp or auto, not '%s'\n",
+                        val);
                 return 2;
             }
             snprintf(transport, sizeof transport, "%s", val);
@@ -289,7 +293,8 @@ static int cmd_run(int argc, char **argv) {
 #undef NEED_VAL
     }
     if (i >= argc) {
-        fprintf(stderr, "scaleout run: no program given; usage: scaleout run -n K -- PROGRAM [ARGS...]\n");
+        fprintf(stderr,
+                "scaleout run: no program given; usage: scaleout run -n K -- PROGRAM [ARGS...]\n");
         return 2;
     }
     if (standalone && (cfg.nnodes > 1 || master_host[0])) {

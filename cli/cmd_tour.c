@@ -181,7 +181,8 @@ static int cmd_tour(int argc, char **argv) {
             full = 1;
         } else if (!strcmp(argv[i], "--timeout") || !strcmp(argv[i], "--only")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "scaleout tour: %s needs a value; see `scaleout tour --help`\n", argv[i]);
+                fprintf(stderr, "scaleout tour: %s needs a value; see `scaleout tour --help`\n",
+                        argv[i]);
                 return 2;
             }
             if (!strcmp(argv[i], "--only")) {
@@ -191,12 +192,14 @@ static int cmd_tour(int argc, char **argv) {
             char *end;
             timeout_s = strtod(argv[++i], &end);
             if (*end || !(timeout_s > 0)) {
-                fprintf(stderr, "scaleout tour: --timeout needs a positive number of seconds, not '%s'\n",
+                fprintf(stderr,
+                        "scaleout tour: --timeout needs a positive number of seconds, not '%s'\n",
                         argv[i]);
                 return 2;
             }
         } else {
-            fprintf(stderr, "scaleout tour: unknown flag '%s'; see `scaleout tour --help`\n", argv[i]);
+            fprintf(stderr, "scaleout tour: unknown flag '%s'; see `scaleout tour --help`\n",
+                    argv[i]);
             return 2;
         }
     }
@@ -231,16 +234,19 @@ static int cmd_tour(int argc, char **argv) {
         double dt = so_now_s() - t0;
         char line[512] = "";
         int v = verdict(cap, line, sizeof line);
-        int good = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && v == 1 && !timed_out;
+        int good =
+            status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && v == 1 && !timed_out;
         if (!line[0]) {
             if (status < 0) {
                 snprintf(line, sizeof line, "could not start: %s", strerror(errno));
             } else if (timed_out) {
                 snprintf(line, sizeof line, "timed out after %g s", timeout_s);
             } else if (WIFSIGNALED(status)) {
-                snprintf(line, sizeof line, "killed by signal %d without a verdict line", WTERMSIG(status));
+                snprintf(line, sizeof line, "killed by signal %d without a verdict line",
+                         WTERMSIG(status));
             } else {
-                snprintf(line, sizeof line, "exited %d without a verdict line", WEXITSTATUS(status));
+                snprintf(line, sizeof line, "exited %d without a verdict line",
+                         WEXITSTATUS(status));
             }
         } else if (!good && timed_out) {
             snprintf(line + strlen(line), sizeof line - strlen(line), " (timed out)");

@@ -99,7 +99,8 @@ int so_cli_launch_self(int nranks, const char *transport, int argc, char **argv)
     int rc = so_launch_run(&cfg, args, &res);
     free(args);
     if (rc < 0) {
-        fprintf(stderr, "scaleout: cannot start %d ranks of %s: %s\n", nranks, argv[0], so_last_error());
+        fprintf(stderr, "scaleout: cannot start %d ranks of %s: %s\n", nranks, argv[0],
+                so_last_error());
         return 127;
     }
     so_launch_report(&res, stderr);

@@ -8,8 +8,8 @@ target_link_libraries(launch_barrier PRIVATE so_comm so_core)
 
 so_add_test(NAME launch SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_launch.c
             LIBS so_core
-            CASES env store two_nodes two_nodes_restart prefix fate cascade sigkill restart restart_exhausted early log_dir signals nohup timeout
-                  bad_flags info
+            CASES env store two_nodes two_nodes_restart prefix fate cascade sigkill restart
+                  restart_exhausted early log_dir signals nohup timeout bad_flags info
             LABELS multiproc TIMEOUT 60)
 target_compile_definitions(test_launch PRIVATE SO_SCALEOUT_EXE="$<TARGET_FILE:scaleout>"
                            SO_LAUNCH_WORKER_EXE="$<TARGET_FILE:launch_worker>")
@@ -18,7 +18,8 @@ add_dependencies(test_launch scaleout launch_worker)
 # so_cli_launch_self: this test plays the scaleout binary and launches itself as 3 ranks.
 add_executable(test_launch_self ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_launch_self.c
                ${PROJECT_SOURCE_DIR}/cli/launch_self.c ${PROJECT_SOURCE_DIR}/tests/so_test.c)
-target_include_directories(test_launch_self PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/cli)
+target_include_directories(test_launch_self PRIVATE ${PROJECT_SOURCE_DIR}/tests
+                           ${PROJECT_SOURCE_DIR}/cli)
 target_link_libraries(test_launch_self PRIVATE so_launch so_comm so_core)
 foreach(c hello fail is_worker)
   add_test(NAME launch_self.${c} COMMAND test_launch_self ${c})

@@ -494,7 +494,8 @@ static int make_dirs(const char *path) {
             char c = *p;
             *p = '\0';
             if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
-                return so__fail(SO_ESYS, "cannot create the log directory %s: %s", buf, strerror(errno));
+                return so__fail(SO_ESYS, "cannot create the log directory %s: %s", buf,
+                                strerror(errno));
             }
             *p = c;
             if (!c) {
@@ -619,7 +620,8 @@ static void remove_errdir(job *j, int attempts) {
 
 static int check_config(const so_launch_config *c) {
     if (c->nproc < 1 || c->nproc > 4096) {
-        return so__fail(SO_EINVAL, "the number of workers per node must be 1..4096, not %d", c->nproc);
+        return so__fail(SO_EINVAL, "the number of workers per node must be 1..4096, not %d",
+                        c->nproc);
     }
     if (c->nnodes < 1 || c->node_rank < 0 || c->node_rank >= c->nnodes) {
         return so__fail(SO_EINVAL, "node rank %d is not in 0..%d", c->node_rank, c->nnodes - 1);
@@ -696,7 +698,8 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
     job j = {.cfg = cfg, .argv = argv, .k = cfg->nproc, .sfd = -1, .efd = -1, .res = res};
     SO_TRY(so__resolve_program(argv ? argv[0] : NULL, j.path, sizeof j.path));
     double t0 = so_now_s();
-    snprintf(j.master_addr, sizeof j.master_addr, "%s", cfg->master_addr ? cfg->master_addr : "127.0.0.1");
+    snprintf(j.master_addr, sizeof j.master_addr, "%s",
+             cfg->master_addr ? cfg->master_addr : "127.0.0.1");
     if (cfg->run_id) {
         snprintf(j.run_id, sizeof j.run_id, "%s", cfg->run_id);
     } else {
@@ -770,11 +773,13 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
         if (!cfg->quiet) {
             char how[64];
             if (res->failed_signal) {
-                snprintf(how, sizeof how, "was killed by %s", so_launch_signame(res->failed_signal));
+                snprintf(how, sizeof how, "was killed by %s",
+                         so_launch_signame(res->failed_signal));
             } else {
                 snprintf(how, sizeof how, "exited with code %d", res->failed_code);
             }
-            fprintf(stderr, "scaleout run: rank %d %s; restarting all %d workers (restart %d of %d)\n",
+            fprintf(stderr,
+                    "scaleout run: rank %d %s; restarting all %d workers (restart %d of %d)\n",
                     res->failed_rank, how, j.k, restart + 1, cfg->max_restarts);
         }
         res->failed_rank = -1;

@@ -167,7 +167,8 @@ int so__stream_pump(so__stream *s) {
     if (s->fd < 0) {
         return 1;
     }
-    for (int reads = 0; reads < 16; reads++) { /* bounded, so one chatty rank cannot starve others */
+    for (int reads = 0; reads < 16;
+         reads++) { /* bounded, so one chatty rank cannot starve others */
         ssize_t r = read(s->fd, s->buf + s->len, SO__STREAM_CAP - s->len);
         if (r > 0) {
             s->len += (size_t)r;

@@ -70,7 +70,8 @@ static int finish(double timeout_s) {
     int64_t deadline = so_deadline_after_ms((int64_t)(timeout_s * 1000));
     int killed = 0;
     while (P.out_fd >= 0 || P.err_fd >= 0) {
-        struct pollfd pf[2] = {{.fd = P.out_fd, .events = POLLIN}, {.fd = P.err_fd, .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = P.out_fd, .events = POLLIN},
+                               {.fd = P.err_fd, .events = POLLIN}};
         int64_t left = (deadline - so_now_ns()) / 1000000;
         int r = poll(pf, 2, left > 0 ? (int)left : 0);
         if (r == 0 && so_now_ns() >= deadline) {
@@ -304,7 +305,8 @@ static int t_two_nodes(void) {
     static proc n1;
     CHECK(start(node1) == 0);
     n1 = P;
-    RUN("run", "-n", "2", "--nnodes", "2", "--node-rank", "0", "--master", master, "--", W, "store");
+    RUN("run", "-n", "2", "--nnodes", "2", "--node-rank", "0", "--master", master, "--", W,
+        "store");
     CHECK_EQ_INT(exit_code(), 0);
     HAS(P.out, "[rank 0] store ok 0/4\n");
     HAS(P.out, "[rank 1] store ok 1/4\n");
@@ -639,7 +641,8 @@ static int t_info(void) {
 }
 
 SO_TEST_MAIN({"env", t_env}, {"store", t_store}, {"two_nodes", t_two_nodes},
-             {"two_nodes_restart", t_two_nodes_restart}, {"prefix", t_prefix},
-             {"fate", t_fate}, {"cascade", t_cascade}, {"sigkill", t_sigkill}, {"restart", t_restart},
-             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"log_dir", t_log_dir}, {"signals", t_signals}, {"nohup", t_nohup},
-             {"timeout", t_timeout}, {"bad_flags", t_bad_flags}, {"info", t_info})
+             {"two_nodes_restart", t_two_nodes_restart}, {"prefix", t_prefix}, {"fate", t_fate},
+             {"cascade", t_cascade}, {"sigkill", t_sigkill}, {"restart", t_restart},
+             {"restart_exhausted", t_restart_exhausted}, {"early", t_early}, {"log_dir", t_log_dir},
+             {"signals", t_signals}, {"nohup", t_nohup}, {"timeout", t_timeout},
+             {"bad_flags", t_bad_flags}, {"info", t_info})

@@ -45,7 +45,8 @@ static char captured_out[65536], captured_err[65536];
 /* Calls so_cli_launch_self with the workers' fds 1 and 2 going to files, then reads them. */
 static int launch_captured(int nranks, const char *transport, const char *mode) {
     char *args[] = {"worker", (char *)mode, NULL};
-    char out_path[] = "/tmp/so-launch-self-out-XXXXXX", err_path[] = "/tmp/so-launch-self-err-XXXXXX";
+    char out_path[] = "/tmp/so-launch-self-out-XXXXXX",
+         err_path[] = "/tmp/so-launch-self-err-XXXXXX";
     int fo = mkstemp(out_path), fe = mkstemp(err_path);
     SO_ASSERT(fo >= 0 && fe >= 0);
     fflush(stdout);
@@ -112,6 +113,7 @@ int main(int argc, char **argv) {
     if (so_cli_is_worker()) {
         return worker(argc, argv);
     }
-    static const so_test_case cases[] = {{"hello", t_hello}, {"fail", t_fail}, {"is_worker", t_is_worker}};
+    static const so_test_case cases[] = {
+        {"hello", t_hello}, {"fail", t_fail}, {"is_worker", t_is_worker}};
     return so_test_main(argc, argv, cases, 3);
 }
