@@ -13,5 +13,5 @@ so_add_test(NAME comm_fault SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_com
             CASES killed_mid_transfer never_sends desync poisoned_fast abort_then_regroup
                   init_from_env_torchrun dies_during_create init_from_env_mpi
                   stray_connection killed_mid_transfer_shm never_sends_shm desync_shm
-                  abort_then_regroup_shm
+                  abort_then_regroup_shm hang_names_culprit
             LABELS multiproc tsan TIMEOUT 90)

@@ -186,6 +186,7 @@ int so__comm_create_prefixed(int rank, int size, const char *transport, int time
     atomic_init(&c->aborted, 0);
     c->cur.kind = SO__KIND_P2P;
     c->cur.root = -1;
+    c->blame = -1;
     c->host_of = calloc((size_t)size, sizeof *c->host_of);
     c->pids = calloc((size_t)size, sizeof *c->pids);
     c->hostnames = calloc((size_t)size, sizeof *c->hostnames);

@@ -39,6 +39,7 @@ struct so_comm {
 
     int poisoned;
     int poison_code;
+    int blame;           /* the rank the current failure points at, -1 if none (abort notice) */
     char err[512];
     atomic_int aborted;
 

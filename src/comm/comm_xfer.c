@@ -86,6 +86,23 @@ int so__comm_poison(so_comm *c, int code, const char *fmt, ...) {
         c->poisoned = 1;
         c->poison_code = code;
         SO_LOGW("group %s poisoned: %s", c->prefix, c->err);
+        /* Tell the peers why before the connections close, so each of them can name the rank
+         * at the root of the failure instead of only "rank X closed the group". */
+        so__msg_hdr notice = {.magic = SO__MSG_ABORT_MAGIC, .tag = (uint32_t)-code,
+                              .len = (uint64_t)(c->blame + 1)};
+        if (c->in_coll) {
+            notice.sig = c->cur;
+        } else {
+            notice.sig.kind = SO__KIND_P2P;
+            notice.sig.root = -1;
+        }
+        pthread_mutex_lock(&c->mu);
+        for (int k = 0; k < SO__TP_COUNT; k++) {
+            if (c->tp[k] && c->tp[k]->ops->notify) {
+                c->tp[k]->ops->notify(c->tp[k], &notice);
+            }
+        }
+        pthread_mutex_unlock(&c->mu);
     }
     so__comm_close_transports(c);
     return so__fail(code, "%s", c->err);
@@ -185,6 +202,25 @@ static int fail_xfer(so_comm *c, const so__xfer *x, const char *what) {
     }
     case SO_ECONNRESET:
     case SO_EPEER:
+        if (x->got.magic == SO__MSG_ABORT_MAGIC) {
+            /* The peer gave up first and said why; pass its blame on. */
+            char theirs[200] = "point-to-point traffic";
+            if (x->got.sig.kind != SO__KIND_P2P) {
+                char sig[160];
+                so__sig_describe(&x->got.sig, sig, sizeof sig);
+                snprintf(theirs, sizeof theirs, "%s seq %llu", sig,
+                         (unsigned long long)x->got.sig.seq);
+            }
+            int code = -(int)x->got.tag, b = (int)x->got.len - 1;
+            char blamed[64] = "";
+            if (b >= 0 && b < c->size) {
+                snprintf(blamed, sizeof blamed, " involving rank %d", b);
+            }
+            c->blame = b >= 0 && b < c->size ? b : p;
+            return so__comm_poison(c, SO_EPEER, "%s: rank %d gave up on the group: it failed with "
+                                   "%s in %s%s", op, p, so_err_name(code), theirs, blamed);
+        }
+        c->blame = p;
         return so__comm_poison(c, x->status,
                                "%s: rank %d (pid %d, host %s) died or closed the group (%s)", op, p,
                                c->pids[p], c->hostnames[p],
@@ -244,6 +280,7 @@ int so__comm_wait(so_comm *c, so__xfer *const *xs, int n, int64_t deadline_ns, c
             for (int k = 0; k < SO__TP_COUNT && p < 0; k++) {
                 p = cnt[k] ? lists[k][0]->peer : -1;
             }
+            c->blame = p;
             rc = so__comm_poison(c, SO_ETIMEDOUT,
                                  "%s: timed out after %d ms waiting for rank %d (pid %d, host %s)", op,
                                  c->timeout_ms, p, c->pids[p], c->hostnames[p]);

@@ -47,6 +47,9 @@ enum {
 const char *so__kind_name(int kind);
 
 #define SO__MSG_MAGIC 0x534f4d31u /* "SOM1" */
+/* A rank that gave up on the group: tag = -(its SO_E* code), len = 1 + the rank it blames
+ * (0 = none), sig = the operation it was in. No payload follows. */
+#define SO__MSG_ABORT_MAGIC 0x534f4d58u /* "SOMX" */
 
 typedef struct so__msg_hdr {
     uint32_t magic;
@@ -95,6 +98,11 @@ typedef struct so__transport_ops {
     void (*interrupt)(so__transport *t);
     /* Release everything. Pending transfers are completed with SO_EABORTED. Cannot fail. */
     void (*close)(so__transport *t);
+    /* Optional (NULL = not supported): called just before close when the group gives up, to
+     * tell every peer why (best effort, never blocks): send `notice` (magic SO__MSG_ABORT_MAGIC)
+     * on each connection that sits at a message boundary. A receiver that reads such a header
+     * fails that peer's transfers with SO_EPEER and copies the notice into xfer->got. */
+    void (*notify)(so__transport *t, const so__msg_hdr *notice);
 } so__transport_ops;
 
 struct so__transport {

@@ -138,7 +138,13 @@ static void self_close(so__transport *tp) {
     free(t);
 }
 
-static const so__transport_ops self_ops = {"self", self_post, self_progress, self_interrupt, self_close};
+static const so__transport_ops self_ops = {
+    .name = "self",
+    .post = self_post,
+    .progress = self_progress,
+    .interrupt = self_interrupt,
+    .close = self_close,
+};
 
 int so__transport_self_open(const so__transport_init *in, so__transport **out) {
     self_tp *t = calloc(1, sizeof *t);

@@ -36,14 +36,9 @@ static int killed_fn(so_comm *c, int rank, void *arg) {
     /* One good round so every connection is up. */
     CHECK_OK(so_sendrecv(c, out, 1024, right, in, 1024, left, 0));
     if (rank == 2) {
-        /* Take in part of the 64 MiB from the left, never send to the right, then die. */
-        so_request *r;
-        CHECK_OK(so_irecv(c, in, n, left, 1, &r));
-        int done = 0;
-        for (int i = 0; i < 3 && !done; i++) {
-            so_test(r, &done);
-            so_sleep_ns(1000000);
-        }
+        /* Die while rank 1 is pushing 64 MiB at us: far more than the socket buffers or shm
+         * rings hold, so that transfer is certainly in the middle. */
+        so_sleep_ns(100000000);
         raise(SIGKILL);
     }
     double t0 = so_now_s();
@@ -463,7 +458,41 @@ static int t_stray_connection(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"stray_connection", t_stray_connection}, {"dies_during_create", t_dies_during_create}, {"init_from_env_mpi", t_init_from_env_mpi},
+/* Reliability test 2: rank 3 hangs (alive, never enters). Rank 0, waiting for it, times out;
+ * the ranks waiting for rank 0 or 1 learn from the abort notice why, and every survivor's error
+ * names rank 3, not its own neighbour. */
+static int hang_fn(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    /* Rank 0 gives up first; the others would wait longer, so the notice reaches them first
+     * (with equal timeouts whoever times out first is a race). */
+    so_comm_set_timeout_ms(c, rank == 0 ? 1000 : 5000);
+    if (rank == 3) {
+        so_sleep_ns(3000000000LL);
+        return 0;
+    }
+    int k = so_comm_size(c), v = rank, w;
+    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_I32, .op = SO_SUM, .root = -1, .count = 1};
+    CHECK_OK(so__coll_begin(c, &sig));
+    double t0 = so_now_s();
+    /* A ring all-gather: each step forwards what arrived, so everyone ends up waiting on 3. */
+    int rc = SO_OK;
+    for (int step = 0; step < k - 1 && rc == SO_OK; step++) {
+        rc = so__sendrecv(c, (rank + 1) % k, &v, 4, (rank + k - 1) % k, &w, 4);
+        v = w;
+    }
+    rc = so__coll_end(c, rc);
+    double dt = so_now_s() - t0;
+    const char *e = so_comm_last_error(c);
+    printf("[rank %d] %s after %.3f s: %s\n", rank, so_err_name(rc), dt, e);
+    CHECK(rc == (rank == 0 ? SO_ETIMEDOUT : SO_EPEER));
+    CHECK(strstr(e, "allreduce(count=1, i32, sum) seq 1") != NULL);
+    CHECK(strstr(e, rank == 0 ? "waiting for rank 3" : "involving rank 3") != NULL);
+    CHECK(dt < 10.0);
+    return 0;
+}
+static int t_hang_names_culprit(void) { return so_test_ranks(4, "tcp", hang_fn, NULL, 30000); }
+
+SO_TEST_MAIN({"hang_names_culprit", t_hang_names_culprit}, {"stray_connection", t_stray_connection}, {"dies_during_create", t_dies_during_create}, {"init_from_env_mpi", t_init_from_env_mpi},
              {"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
              {"desync", t_desync}, {"poisoned_fast", t_poisoned_fast},
              {"abort_then_regroup", t_abort_then_regroup},

@@ -70,10 +70,10 @@ typedef struct so__shm {
     int *peer_of_rank; /* size entries: index into peers or -1 */
     uint64_t cap, mask;
     size_t chunk;
-    int64_t spin_ns;  /* SO_SHM_SPIN_NS (0 when oversubscribed: never spin) */
+    int64_t spin_ns;  /* SO_SHM_SPIN_NS */
     int64_t spin_cur; /* the current budget, adapted by adapt_spin within [spin_min, spin_max] */
     int64_t spin_min, spin_max;
-    int yields;
+    int oversub; /* more local ranks than CPUs: yield instead of spinning */
     int64_t last_live_check;
     _Atomic int interrupted;
 } so__shm;
@@ -445,11 +445,14 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             idle_since = so_now_ns();
         }
         idle++;
-        if (idle <= t->yields) {
-            sched_yield();
-            continue;
-        }
-        if (t->spin_cur > 0 && ((idle & 63) != 0 || so_now_ns() - idle_since < t->spin_cur)) {
+        if (t->oversub) {
+            /* Give the CPU to a rank that may be the one we wait for (a syscall per look). */
+            if (t->spin_cur > 0 && so_now_ns() - idle_since < t->spin_cur) {
+                sched_yield();
+                continue;
+            }
+        } else if (t->spin_cur > 0 &&
+                   ((idle & 63) != 0 || so_now_ns() - idle_since < t->spin_cur)) {
             cpu_relax();
             continue;
         }
@@ -558,11 +561,11 @@ int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
     t->chunk = (size_t)(t->cap / 8 < CHUNK_MAX ? t->cap / 8 : CHUNK_MAX);
     t->last_live_check = so_now_ns();
     int oversub = nlocal > online_cpus();
-    t->spin_ns = oversub ? 0 : so_param_int("SO_SHM_SPIN_NS");
+    t->oversub = oversub;
+    t->spin_ns = so_param_int("SO_SHM_SPIN_NS");
     t->spin_cur = t->spin_ns;
     t->spin_min = t->spin_ns < 2000 ? t->spin_ns : 2000;
     t->spin_max = 8 * t->spin_ns;
-    t->yields = oversub ? 4 : 0;
     t->peer_of_rank = malloc(sizeof(int) * (size_t)in->size);
     t->peers = calloc((size_t)(in->npeers ? in->npeers : 1), sizeof(shm_peer));
     int rc = SO_OK;

@@ -58,6 +58,8 @@ typedef struct tcp_peer {
     char *bounce;
     size_t fill;            /* received bytes in bounce not yet reduced */
     int failed;             /* SO_E* once the connection is unusable */
+    so__msg_hdr notice;     /* the peer's abort notice, if has_notice */
+    int has_notice;
 } tcp_peer;
 
 typedef struct tcp_tp {
@@ -82,9 +84,15 @@ static void peer_fail(tcp_peer *p, int status) {
         SO_LOGD("tcp: connection to rank %d failed: %s", p->rank, so_strerror(status));
     }
     for (so__xfer *x = p->sq; x; x = x->next) {
+        if (p->has_notice) {
+            x->got = p->notice;
+        }
         xcomplete(x, status);
     }
     for (so__xfer *x = p->rq; x; x = x->next) {
+        if (p->has_notice) {
+            x->got = p->notice;
+        }
         xcomplete(x, status);
     }
     p->sq = p->sq_tail = p->rq = p->rq_tail = NULL;
@@ -182,6 +190,12 @@ static void pump_recv(tcp_peer *p) {
                 continue;
             }
             x->got = p->in_hdr;
+            if (p->in_hdr.magic == SO__MSG_ABORT_MAGIC) {
+                p->notice = p->in_hdr;
+                p->has_notice = 1;
+                peer_fail(p, SO_EPEER);
+                return;
+            }
             if (!so__hdr_matches(&x->hdr, &p->in_hdr)) {
                 /* The rest of the stream cannot be trusted: fail this transfer with what came,
                  * and the peer's later ones with the same code. */
@@ -224,6 +238,9 @@ static int tcp_post(so__transport *tp, so__xfer *x) {
     }
     tcp_peer *p = &t->peers[i];
     if (p->failed) {
+        if (p->has_notice) {
+            x->got = p->notice;
+        }
         xcomplete(x, p->failed);
         return SO_OK;
     }
@@ -327,15 +344,34 @@ static void tcp_interrupt(so__transport *tp) {
     }
 }
 
+static void tcp_notify(so__transport *tp, const so__msg_hdr *notice) {
+    tcp_tp *t = (tcp_tp *)tp;
+    for (int i = 0; i < t->npeers; i++) {
+        tcp_peer *p = &t->peers[i];
+        /* Only between messages: inside one the notice would be read as payload. */
+        if (p->fd >= 0 && !p->failed && p->s_hdr == 0 && (!p->sq || p->sq->done == 0)) {
+            if (send(p->fd, notice, sizeof *notice, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                /* Best effort: the peer will see the connection close instead. */
+            }
+        }
+    }
+}
+
 static void tcp_close(so__transport *tp) {
     tcp_tp *t = (tcp_tp *)tp;
     if (!t) {
         return;
     }
+    char sink[65536];
     for (int i = 0; i < t->npeers; i++) {
         tcp_peer *p = &t->peers[i];
         peer_fail(p, SO_EABORTED);
         if (p->fd >= 0) {
+            /* Read what is already here (up to 16 MiB), so the close sends FIN rather than a
+             * reset that could discard the notice we just wrote before the peer reads it. */
+            shutdown(p->fd, SHUT_WR);
+            for (int k = 0; k < 256 && recv(p->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; k++) {
+            }
             close(p->fd);
         }
         free(p->bounce);
@@ -350,7 +386,14 @@ static void tcp_close(so__transport *tp) {
     free(t);
 }
 
-static const so__transport_ops tcp_ops = {"tcp", tcp_post, tcp_progress, tcp_interrupt, tcp_close};
+static const so__transport_ops tcp_ops = {
+    .name = "tcp",
+    .post = tcp_post,
+    .progress = tcp_progress,
+    .interrupt = tcp_interrupt,
+    .close = tcp_close,
+    .notify = tcp_notify,
+};
 
 /* The address other ranks use to reach this one. */
 static void advertise_addr(const char *bind, char *out, size_t cap) {
