@@ -14,7 +14,8 @@
  *  (e) 5.3.1 open-loop load: rank 0 offers Poisson load to a server on rank 1 (exponential
  *      service, point-to-point messages) and measures from the intended send times; goodput at
  *      the SLO; the M/M/1 twin in virtual time checked against the analytic percentiles (5%),
- *      and what a closed-loop tester would have reported (coordinated omission).
+ *      and what a closed-loop tester would have reported (coordinated omission); Little's law
+ *      checked live (the sampled number in the system against throughput x mean latency).
  *  (f) 5.7 reproducibility: the ranks' vectors summed at rank 0 in arrival order (random delays)
  *      and in fixed rank order, several times: fixed order is bitwise identical every time.
  *      Four summation orders of one array (5.7.1).
@@ -307,6 +308,13 @@ static int part_load(so_comm *c, const ch05_cfg *cfg, double *p99_live, double *
                    1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.50),
                    1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.95),
                    1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.99), svc * 1e3);
+            double lw = live.throughput * live.mean_s;
+            printf("    Little's law, live: L sampled = %.3f requests in the system, lambda W = "
+                   "%.0f/s x %.2f ms = %.3f (%.1f%% apart); M/M/1 rho/(1-rho) = %.3f\n",
+                   live.in_system, live.throughput, live.mean_s * 1e3, lw,
+                   100 * fabs(live.in_system - lw) / (lw > 0 ? lw : 1),
+                   cfg->rate / cfg->mu / (1 - cfg->rate / cfg->mu));
+            ok &= fabs(live.in_system - lw) <= 0.05 * lw + 0.01;
             printf("    latency counts from each request's scheduled send; the client itself sent up "
                    "to %.1f ms late\n    (descheduled on a busy machine) and those requests are "
                    "charged for it; %zu requests, so p99 is rough\n",

@@ -85,6 +85,9 @@ typedef struct so_loadgen_result {
     double duration_s, throughput, goodput; /* completions and good completions per second */
     double mean_s, p50_s, p95_s, p99_s, p999_s, max_s;
     double max_send_lag_s; /* worst lateness of a send behind its schedule */
+    double in_system;      /* time-averaged requests in the system (arrived by schedule, not yet
+                              complete), sampled while running: Little's L, to set beside
+                              throughput x mean latency (so_loadgen_run_async only; else 0) */
 } so_loadgen_result;
 
 /* Schedules `requests` Poisson arrivals at cfg->rate from cfg->seed before starting (the
