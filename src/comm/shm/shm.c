@@ -14,20 +14,21 @@
  * a ring step move at once and the rings stay cache resident.
  *
  * Waiting. When no posted transfer can move, progress spins with a cpu relax (or, when more local
- * ranks than CPUs share the host, only yields a few times), then raises its doorbell's `sleeping`
- * flag and sleeps on the doorbell futex. The spin budget starts at SO_SHM_SPIN_NS and adapts to
- * the waits that slept: one the budget could have covered had it been up to 8x the knob (the
- * peer's own wake-up latency, when two ranks fall into taking turns sleeping) widens it to cover
- * such waits, a longer one (the peer computes, or is not scheduled) halves it down to 2 us.
+ * ranks than CPUs share the host, calls sched_yield instead, so a rank it waits for that shares
+ * its CPU runs at once), then raises its doorbell's `sleeping` flag and sleeps on the doorbell
+ * futex. The spin budget starts at SO_SHM_SPIN_NS and adapts to the waits that slept: one the
+ * budget could have covered had it been up to 8x the knob (the peer's own wake-up latency, when
+ * two ranks fall into taking turns sleeping) widens it to cover such waits, a longer one (the
+ * peer computes, or is not scheduled) halves it down to 2 us.
  * Publishers read the flag after their counter store, both seq_cst (Dekker: the sleeper raises
  * the flag, then looks at the counters once more, also seq_cst), so the common path makes no
  * system call and no wake-up is lost. A sleeper wakes at least every 50 ms to check the pids of
  * the peers it waits on (a pidfd sees a zombie too): a dead peer completes that peer's transfers
  * with SO_EPEER once the data it left in the ring is consumed.
  *
- * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; small
- * messages cost one header record plus the payload rounded to 64 bytes and two cache-line
- * transfers. Limits: one driving thread per transport (interrupt may come from another);
+ * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; a
+ * message costs one header record plus its payload rounded to 64 bytes (none up to 24 bytes) and
+ * a few cache-line transfers (head counter, records). Limits: one driving thread per transport (interrupt may come from another);
  * nlocal*(nlocal-1) rings of SO_SHM_RING_BYTES each; Linux only.
  */
 #include <sched.h>
