@@ -299,8 +299,9 @@ static int t_two_nodes(void) {
     CHECK(port > 0);
     char master[64];
     snprintf(master, sizeof master, "127.0.0.1:%d", port);
+    /* --timeout: should a check below fail and leave it unwaited, it still ends. */
     char *node1[] = {SO_SCALEOUT_EXE, "run", "-n", "2", "--nnodes", "2", "--node-rank", "1",
-                     "--master", master, "--", W, "store", NULL};
+                     "--master", master, "--timeout", "60", "--", W, "store", NULL};
     /* Node 1 first: its workers must wait for node 0's store (connect deadline). */
     static proc n1;
     CHECK(start(node1) == 0);
@@ -327,7 +328,8 @@ static int t_two_nodes_restart(void) {
     char master[64];
     snprintf(master, sizeof master, "127.0.0.1:%d", port);
     char *node1[] = {SO_SCALEOUT_EXE, "run", "-n", "2", "--nnodes", "2", "--node-rank", "1",
-                     "--master", master, "--max-restarts", "1", "--", W, "group", "3", "1", NULL};
+                     "--master", master, "--max-restarts", "1", "--timeout", "60", "--", W,
+                     "group", "3", "1", NULL};
     static proc n1;
     CHECK(start(node1) == 0);
     n1 = P;
