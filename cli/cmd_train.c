@@ -381,8 +381,10 @@ static int train_tabular(int kind, int argc, char **argv) {
             sst += (te.targets[i] - tmean) * (te.targets[i] - tmean);
         }
         const double mse = sse / (double)te.n, r2 = 1 - sse / sst;
-        printf("test R^2 %.4f, MSE %.1f (RMSE %.1f in target units, target std %.1f)\n", r2, mse,
-               sqrt(mse), sqrt(sst / (double)te.n));
+        if (!o.quiet) {
+            printf("test R^2 %.4f, MSE %.1f (RMSE %.1f in target units, target std %.1f)\n", r2,
+                   mse, sqrt(mse), sqrt(sst / (double)te.n));
+        }
         printf("result model=%s data=%s test_r2=%.4f test_mse=%.2f train_loss=%.4f seconds=%.2f\n",
                argv[0], all.name, r2, mse, last_loss, secs);
         free(pred);
@@ -390,8 +392,10 @@ static int train_tabular(int kind, int argc, char **argv) {
         double acc_te, acc_tr;
         SO_CHECK(tab_accuracy(&m, &te, &acc_te));
         SO_CHECK(tab_accuracy(&m, &tr, &acc_tr));
-        printf("test accuracy %.4f (%ld/%zu), train accuracy %.4f\n", acc_te,
-               lround(acc_te * (double)te.n), te.n, acc_tr);
+        if (!o.quiet) {
+            printf("test accuracy %.4f (%ld/%zu), train accuracy %.4f\n", acc_te,
+                   lround(acc_te * (double)te.n), te.n, acc_tr);
+        }
         printf("result model=%s data=%s test_accuracy=%.4f train_accuracy=%.4f train_loss=%.4f "
                "seconds=%.2f\n", argv[0], all.name, acc_te, acc_tr, last_loss, secs);
     }
