@@ -86,7 +86,8 @@ int so_trace_complete(so_trace *t, const char *name, int pid, int tid, double st
 
 int so_trace_name_process(so_trace *t, int pid, const char *name) {
     SO_TRY(tr_begin(t));
-    SO_TRY(tr_printf(t, "process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": \"", pid));
+    SO_TRY(tr_printf(t, "process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": \"",
+                     pid));
     SO_TRY(tr_name(t, name));
     SO_TRY(tr_printf(t, "\"}}"));
     /* Keep processes in the order they were named. */

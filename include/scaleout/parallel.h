@@ -13,7 +13,10 @@
  *   SO_CHECK(so_reducer_create(comm, SO_F32, &o, &rd));
  *   for (int l = nlayers - 1; l >= 0; l--) so_reducer_add(rd, grad[l], n[l]);  // backward order
  *   ... each step:
- *   for (int l = nlayers - 1; l >= 0; l--) { backward(l); SO_CHECK(so_reducer_ready(rd, nlayers - 1 - l)); }
+ *   for (int i = 0; i < nlayers; i++) {                        // backward: last layer first
+ *       backward(nlayers - 1 - i);
+ *       SO_CHECK(so_reducer_ready(rd, i));                     // may start a bucket
+ *   }
  *   SO_CHECK(so_reducer_finish(rd));      // every gradient now holds the average over ranks
  *   so_reducer_stats st;  so_reducer_stats_get(rd, &st);        // st.hidden_frac ...
  *   so_reducer_destroy(rd);

@@ -110,7 +110,8 @@ int so_reducer_add(so_reducer *r, void *grad, size_t count) {
         return so__fail(SO_EINVAL, "reducer_add: reducer is NULL");
     }
     if (r->sealed) {
-        return so__fail(SO_EINVAL, "reducer_add: gradients are registered before the first ready()");
+        return so__fail(SO_EINVAL,
+                        "reducer_add: gradients are registered before the first ready()");
     }
     if (!grad && count) {
         return so__fail(SO_EINVAL, "reducer_add: gradient %d is NULL with %zu elements", r->ng,

@@ -97,7 +97,8 @@ static int t_trace(void) {
                  "{\"name\": \"rank 0\"}},\n"
                  "  {\"name\": \"thread_sort_index\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, "
                  "\"args\": {\"sort_index\": 0}},\n"
-                 "  {\"name\": \"say \\\"hi\\\"\\\\\\u000a\", \"ph\": \"X\", \"pid\": 1, \"tid\": 0, "
+                 "  {\"name\": \"say \\\"hi\\\"\\\\\\u000a\", \"ph\": \"X\", \"pid\": 1, "
+                 "\"tid\": 0, "
                  "\"ts\": 500000.000, \"dur\": 2500.000}\n"
                  "]}\n");
     unlink(path);
