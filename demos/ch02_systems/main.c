@@ -18,6 +18,9 @@
  *      clocks detect the conflict and the grow-only counter reconciles (10 -> 12) after healing
  *      (an all-reduce MAX of the clocks).
  *  (f) 2.4.1 P(at least one failure) and 2.4.2 Young/Daly checkpoint interval (model API).
+ *  (g) 2.6 Raft on the processes: a leader is elected and commits +7; it crashes (goes silent);
+ *      the majority elects a new leader within the outage, the committed entry survives, +5 is
+ *      committed; the old leader returns and catches up (state 12 everywhere).
  * Ends with `ch02 OK key=value ...` or `ch02 FAIL reason` (exit 1).
  * Cost with --quick: about 1-2 s on 2 cores at K = 4 (the supersteps sleep ~130 ms).
  */
@@ -30,7 +33,7 @@
 enum { CH02_MAX_BASE = 16, CH02_MAX_STEPS = 64 };
 
 typedef struct ch02_cfg {
-    int quick, nranks, local_size, nodes, vnodes, steps, nbase, items;
+    int quick, nranks, local_size, nodes, vnodes, steps, nbase, items, raft_silence_ms;
     long keys;
     unsigned long long seed;
     double base[CH02_MAX_BASE], jitter, comm_ms;
@@ -291,6 +294,130 @@ static int part_failures(void) {
     return ok;
 }
 
+/* ---- (g) Raft: elect, commit +7, the leader crashes (goes silent), a new leader commits +5 ---- */
+
+static int part_raft(so_comm *c, const ch02_cfg *cfg, int *state_out, double *elect_ms) {
+    int r = so_comm_rank(c), k = so_comm_size(c), ok = 1;
+    if (k < 2) {
+        *state_out = 12;
+        *elect_ms = 0;
+        return 1;
+    }
+    so_raft_cfg rc = {150, 300, 30, 42};
+    so_raft *raft;
+    SO_CHECK(so_raft_create(c, &rc, &raft));
+    double t0 = so_now_s(), silent_until = 0, t_crash = 0, t_new = 0, silence = cfg->raft_silence_ms / 1e3;
+    int crashed = 0, failed = 0;
+    int64_t t1 = 0, v;
+    while (!so_raft_stopping(raft)) {
+        if (so_now_s() - t0 > 15) {
+            failed = 1;
+            break;
+        }
+        SO_CHECK(so_raft_step(raft, 5));
+        double now = so_now_s();
+        if (crashed == 1 && now >= silent_until) {
+            so_raft_set_silent(raft, 0);
+            crashed = 2;
+        }
+        if (!so_raft_is_leader(raft)) {
+            continue;
+        }
+        int last = so_raft_log_length(raft), commit = so_raft_commit_index(raft);
+        if (last >= 1) {
+            SO_CHECK(so_raft_entry(raft, 1, &t1, &v));
+        }
+        if (last == 0) {
+            SO_CHECK(so_raft_propose(raft, 7, NULL)); /* 2.6.3: the counter's +7 */
+        } else if (last == 1 && so_raft_term(raft) == t1) {
+            if (commit == 1 && so_raft_all_replicated(raft) && crashed == 0) {
+                crashed = 1; /* the leader crashes: silent for the outage */
+                t_crash = now, silent_until = now + silence;
+                so_raft_set_silent(raft, 1);
+            }
+        } else if (last == 1) {
+            /* A new leader: it may not know that +7 is committed (Raft commits an old term's
+             * entry only through one of its own), so its first command commits both. */
+            if (t_new == 0) {
+                t_new = now;
+            }
+            SO_CHECK(so_raft_propose(raft, 5, NULL));
+        } else if (last == 2 && so_raft_all_replicated(raft)) {
+            break; /* everyone, the old leader too, stores both entries: done */
+        }
+    }
+    SO_CHECK(so_raft_shutdown(raft, 10000));
+    /* Gather what happened: crash and election times, the leaders' terms, logs and states. */
+    enum { W = 24 };
+    int64_t mine[W], *all = malloc(sizeof mine * (size_t)k);
+    SO_ASSERT(all);
+    for (int i = 0; i < W; i++) {
+        mine[i] = -1;
+    }
+    mine[0] = (int64_t)(t_crash * 1e6), mine[1] = (int64_t)(t_new * 1e6);
+    mine[2] = so_raft_state(raft), mine[3] = so_raft_log_length(raft), mine[4] = failed;
+    for (int i = 1; i <= 2 && i <= so_raft_log_length(raft); i++) {
+        int64_t tt, vv;
+        SO_CHECK(so_raft_entry(raft, i, &tt, &vv));
+        mine[3 + 2 * i] = tt, mine[4 + 2 * i] = vv;
+    }
+    int64_t led[12];
+    int nl = so_raft_led_terms(raft, led, 12);
+    for (int i = 0; i < nl; i++) {
+        mine[12 + i] = led[i];
+    }
+    SO_CHECK(so_allgather(c, mine, all, W, SO_I64));
+    double crash = 0, elected = 0;
+    for (int q = 0; q < k; q++) {
+        const int64_t *m = all + (size_t)q * W;
+        crash = m[0] > 0 ? (double)m[0] / 1e6 : crash;
+        if (m[1] > 0 && (elected == 0 || (double)m[1] / 1e6 < elected)) {
+            elected = (double)m[1] / 1e6;
+        }
+        ok &= m[4] == 0 && m[2] == 12 && m[3] == 2 && m[6] == 7 && m[8] == 5 && m[5] < m[7];
+        for (int i = 12; i < W; i++) { /* at most one leader per term */
+            for (int q2 = 0; q2 < k && m[i] >= 0; q2++) {
+                for (int j = 12; j < W; j++) {
+                    ok &= !(q2 != q && all[(size_t)q2 * W + (size_t)j] == m[i]);
+                }
+            }
+        }
+    }
+    *elect_ms = (elected - crash) * 1e3;
+    if (k >= 3 && crash > 0) { /* a majority survived: it elects a leader during the outage */
+        ok &= elected > crash && *elect_ms < cfg->raft_silence_ms;
+    }
+    if (r == 0) {
+        printf("\n(g) 2.6 Raft on %d processes (majority %d): the leader commits +7, then crashes "
+               "(silent %d ms)\n", k, k / 2 + 1, cfg->raft_silence_ms);
+        for (int q = 0; q < k; q++) {
+            const int64_t *m = all + (size_t)q * W;
+            printf("    rank %d: led terms", q);
+            for (int i = 12; i < W && m[i] >= 0; i++) {
+                printf(" %lld", (long long)m[i]);
+            }
+            printf("%s; log [(%lld,%+lld) (%lld,%+lld)]; state %lld%s\n", m[12] < 0 ? " -" : "",
+                   (long long)m[5], (long long)m[6], (long long)m[7], (long long)m[8],
+                   (long long)m[2], m[0] > 0 ? "  <- crashed, came back, caught up" : "");
+        }
+        if (crash == 0) {
+            printf("    the leader changed before the planned crash (heartbeats delayed on a busy "
+                   "machine): the crash was not exercised this run\n");
+        } else if (k >= 3) {
+            printf("    a new leader was elected %.0f ms after the crash (election timeout %d-%d ms); "
+                   "the committed +7 survived; +5 committed by the survivors\n",
+                   *elect_ms, rc.election_min_ms, rc.election_max_ms);
+        } else {
+            printf("    with 2 nodes the survivor alone is no majority: no leader until the crashed "
+                   "node returned (%.0f ms)\n", *elect_ms);
+        }
+    }
+    *state_out = (int)so_raft_state(raft);
+    free(all);
+    so_raft_destroy(raft);
+    return ok;
+}
+
 static int ch02_rank_main(const ch02_cfg *cfg) {
     double t0 = so_now_s();
     so_comm *c;
@@ -318,6 +445,11 @@ static int ch02_rank_main(const ch02_cfg *cfg) {
     if (!part_cap(c, &counter)) {
         ch02_fail(reason, "vector clocks missed the conflict or the counter did not reach 12", &bad);
     }
+    int raft_state = 0;
+    double elect_ms = 0;
+    if (!part_raft(c, cfg, &raft_state, &elect_ms)) {
+        ch02_fail(reason, "raft: no new leader in time, two leaders in a term, or a lost entry", &bad);
+    }
     if (r == 0 && !part_failures()) {
         ch02_fail(reason, "failure or checkpoint model differs from 2.4.1 / 2.4.2", &bad);
     }
@@ -328,9 +460,9 @@ static int ch02_rank_main(const ch02_cfg *cfg) {
             printf("ch02 FAIL %s\n", reason[0] ? reason : "a check failed on another rank");
         } else {
             printf("\nch02 OK ranks=%d shards=exact mod_moved=%lld ring_moved=%lld bsp_meas_ms=%.2f "
-                   "barrier=held counter=%d young_s=%.0f seconds=%.1f\n",
-                   k, (long long)moved[0], (long long)moved[1], bsp_ms, counter,
-                   so_model_young_s(30, 6 * 3600), so_now_s() - t0);
+                   "barrier=held counter=%d raft_state=%d raft_elect_ms=%.0f young_s=%.0f seconds=%.1f\n",
+                   k, (long long)moved[0], (long long)moved[1], bsp_ms, counter, raft_state,
+                   elect_ms, so_model_young_s(30, 6 * 3600), so_now_s() - t0);
         }
         fflush(stdout);
     }
@@ -342,16 +474,16 @@ static void ch02_usage(void) {
     printf("usage: scaleout demo ch02 [--quick] [-n K (4)] [--local-size L (2)] [--items N (1000)]\n"
            "         [--keys N (100000)] [--nodes M (8)] [--vnodes V (200)]\n"
            "         [--base MS,MS,... (20,22,21,38)] [--jitter MS (2)] [--comm-ms MS (6)]\n"
-           "         [--steps S (3)] [--seed S (7)]\n"
+           "         [--steps S (3)] [--seed S (7)] [--raft-silence-ms MS (800)]\n"
            "Chapter 2 on K processes: SPMD roles, contiguous shards, md5 mod-M vs consistent\n"
-           "hashing, BSP supersteps with a straggler, CAP with vector clocks, failure and\n"
-           "checkpoint models.\n");
+           "hashing, BSP supersteps with a straggler, CAP with vector clocks, Raft with a leader\n"
+           "crash, failure and checkpoint models.\n");
 }
 
 static int demo_ch02(int argc, char **argv) {
     ch02_cfg cfg = {.nranks = 4, .local_size = 2, .nodes = 8, .vnodes = 200, .steps = 3,
                     .nbase = 4, .items = 1000, .keys = 100000, .seed = 7,
-                    .base = {20, 22, 21, 38}, .jitter = 2, .comm_ms = 6};
+                    .base = {20, 22, 21, 38}, .jitter = 2, .comm_ms = 6, .raft_silence_ms = 800};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -377,6 +509,8 @@ static int demo_ch02(int argc, char **argv) {
             cfg.comm_ms = atof(v), i++;
         } else if (v && !strcmp(a, "--steps")) {
             cfg.steps = atoi(v), i++;
+        } else if (v && !strcmp(a, "--raft-silence-ms")) {
+            cfg.raft_silence_ms = atoi(v), i++;
         } else if (v && !strcmp(a, "--seed")) {
             cfg.seed = strtoull(v, NULL, 10), i++;
         } else if (v && !strcmp(a, "--base")) {

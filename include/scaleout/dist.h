@@ -131,6 +131,50 @@ typedef struct so_bsp_step {
 int so_bsp_superstep(so_comm *c, double compute_s, size_t comm_bytes, double comm_s,
                      so_bsp_step *out);
 
+/* ---- Raft (2.6): leader election and log replication over a group ---- */
+
+/* Every rank of the group is one Raft node; messages are point-to-point. The replicated state
+ * machine is a counter: a committed entry adds its value. A node can be made silent (a
+ * crash-stop that keeps the process, so the run can end cleanly): it neither reads nor sends
+ * until made live again, then catches up. Not persistent (terms and logs live in memory), at most
+ * SO_RAFT_MAX_LOG entries. Single-threaded: drive it with so_raft_step. */
+#define SO_RAFT_MAX_LOG 256
+
+typedef struct so_raft_cfg {
+    int election_min_ms, election_max_ms; /* randomised election timeout */
+    int heartbeat_ms;                     /* leader's AppendEntries period */
+    uint64_t seed;                        /* of the timeouts (rank added) */
+} so_raft_cfg;
+
+typedef struct so_raft so_raft;
+int so_raft_create(so_comm *c, const so_raft_cfg *cfg, so_raft **out);
+/* Handles messages and timers for about `ms` milliseconds. */
+int so_raft_step(so_raft *r, int ms);
+/* Leader only: appends value to the log (SO_ESTATE if not the leader). *index receives its
+ * index (1-based); it is committed once a majority stores it. */
+int so_raft_propose(so_raft *r, int64_t value, int *index);
+int so_raft_is_leader(const so_raft *r);
+int so_raft_leader(const so_raft *r); /* the leader this node follows, -1 if none known */
+int64_t so_raft_term(const so_raft *r);
+int so_raft_commit_index(const so_raft *r);
+int so_raft_log_length(const so_raft *r);
+/* The log entry at index (1-based): its term and value; SO_ERANGE outside the log. */
+int so_raft_entry(const so_raft *r, int index, int64_t *term, int64_t *value);
+/* The state machine: the sum of the applied (committed) entries. */
+int64_t so_raft_state(const so_raft *r);
+/* Leader only: 1 when the whole log is committed and every peer stores it and has acknowledged
+ * that it is committed (so every state machine has applied it). */
+int so_raft_all_replicated(const so_raft *r);
+void so_raft_set_silent(so_raft *r, int silent);
+/* Terms in which this node became leader (up to 64), for the one-leader-per-term check. */
+int so_raft_led_terms(const so_raft *r, int64_t *terms, int cap);
+/* 1 once any peer started shutting down. */
+int so_raft_stopping(const so_raft *r);
+/* Ends the protocol: tells every peer, waits (up to timeout_ms) until every peer has said so
+ * too, draining their messages. Collective. Then destroy. */
+int so_raft_shutdown(so_raft *r, int timeout_ms);
+void so_raft_destroy(so_raft *r);
+
 #ifdef __cplusplus
 }
 #endif
