@@ -14,22 +14,22 @@
  * a ring step move at once and the rings stay cache resident.
  *
  * Waiting. When no posted transfer can move, progress spins with a cpu relax (or, when more local
- * ranks than CPUs share the host, calls sched_yield instead, so a rank it waits for that shares
- * its CPU runs at once), then raises its doorbell's `sleeping` flag and sleeps on the doorbell
- * futex. The spin budget starts at SO_SHM_SPIN_NS and adapts to the waits that slept: one the
- * budget could have covered had it been up to 8x the knob (the peer's own wake-up latency, when
- * two ranks fall into taking turns sleeping) widens it to cover such waits, a longer one (the
- * peer computes, or is not scheduled) halves it down to 2 us.
- * Publishers read the flag after their counter store, both seq_cst (Dekker: the sleeper raises
- * the flag, then looks at the counters once more, also seq_cst), so the common path makes no
- * system call and no wake-up is lost. A sleeper wakes at least every 50 ms to check the pids of
- * the peers it waits on (a pidfd sees a zombie too): a dead peer completes that peer's transfers
- * with SO_EPEER once the data it left in the ring is consumed.
+ * ranks than CPUs share the host, or a peer it waits for last waited on this same CPU, calls
+ * sched_yield instead, so that peer runs at once), then raises its doorbell's `sleeping` flag and
+ * sleeps on the doorbell futex. The spin budget starts at SO_SHM_SPIN_NS and adapts to the waits
+ * that slept: one the budget could have covered had it been up to 8x the knob (the peer's own
+ * wake-up latency, when two ranks fall into taking turns sleeping) widens it to cover such waits, a
+ * longer one (the peer computes, or is not scheduled) halves it down to 2 us. Publishers read the
+ * flag after their counter store, both seq_cst (Dekker: the sleeper raises the flag, then looks at
+ * the counters once more, also seq_cst), so the common path makes no system call and no wake-up is
+ * lost. A sleeper wakes at least every 50 ms to check the pids of the peers it waits on (a pidfd
+ * sees a zombie too): a dead peer completes that peer's transfers with SO_EPEER once the data it
+ * left in the ring is consumed.
  *
  * Cost: each byte is copied twice (into the ring, out of it), the second copy from cache; a
  * message costs one header record plus its payload rounded to 64 bytes (none up to 24 bytes) and
- * a few cache-line transfers (head counter, records). Limits: one driving thread per transport (interrupt may come from another);
- * nlocal*(nlocal-1) rings of SO_SHM_RING_BYTES each; Linux only.
+ * a few cache-line transfers (head counter, records). Limits: one driving thread per transport
+ * (interrupt may come from another); nlocal*(nlocal-1) rings of SO_SHM_RING_BYTES each; Linux only.
  */
 #include <sched.h>
 #include <string.h>
@@ -39,7 +39,16 @@
 
 #define LIVE_CHECK_NS 50000000LL /* how often a sleeper checks its peers' pids */
 #define CHUNK_MAX (128u << 10)   /* largest piece published at once (a ring holds >= 8) */
-#define INLINE_MAX (SO__SHM_REC - sizeof(so__msg_hdr)) /* payload carried in the header record */
+/* A header record: the so__msg_hdr, then the record's stamp (its ring counter + 1, stored last
+ * with release: the receiver polls it, so a small message costs one cache line to see), then up
+ * to INLINE_MAX bytes of payload. */
+#define REC_STAMP sizeof(so__msg_hdr)
+#define REC_INLINE (REC_STAMP + sizeof(uint64_t))
+#define INLINE_MAX (SO__SHM_REC - REC_INLINE)
+
+static inline _Atomic uint64_t *rec_stamp(unsigned char *rec) {
+    return (_Atomic uint64_t *)(void *)(rec + REC_STAMP);
+}
 
 typedef struct shm_peer {
     int rank;
@@ -53,7 +62,7 @@ typedef struct shm_peer {
     so__shm_ring_ctl *rctl;
     unsigned char *rdata;
     uint64_t rtail;     /* local tail, published after each piece */
-    uint64_t rhead;     /* last head read */
+    uint64_t rhead;     /* last head read (may lag rtail: records are seen by their stamps) */
     so__shm_bell *bell; /* the peer's doorbell */
     so__xfer *sq, *sq_last, *rq, *rq_last;
     so__shm_pid pid;
@@ -135,10 +144,11 @@ static int send_step(so__shm *t, shm_peer *p, so__xfer *x) {
         memcpy(rec, &h, sizeof h);
         if (x->len <= INLINE_MAX) { /* a small payload rides in the header record's spare bytes */
             if (x->len) {
-                memcpy(rec + sizeof h, x->buf, x->len);
+                memcpy(rec + REC_INLINE, x->buf, x->len);
             }
             x->done = x->len;
         }
+        atomic_store_explicit(rec_stamp(rec), p->shead + 1, memory_order_release);
         p->shead += SO__SHM_REC;
         x->tp_priv[0] = 1;
         moved = 1;
@@ -180,20 +190,19 @@ static int hdr_matches(const so__msg_hdr *got, const so__xfer *x) {
 static int recv_step(so__shm *t, shm_peer *p, so__xfer *x) {
     int moved = 0;
     if (!x->tp_priv[0]) {
-        if (p->rhead - p->rtail < SO__SHM_REC) {
-            p->rhead = atomic_load_explicit(&p->rctl->head, memory_order_acquire);
-            if (p->rhead - p->rtail < SO__SHM_REC) {
-                return 0;
-            }
+        /* The record is there once its stamp is this counter + 1 (older laps hold older stamps). */
+        unsigned char *rec = p->rdata + (p->rtail & t->mask);
+        if (atomic_load_explicit(rec_stamp(rec), memory_order_acquire) != p->rtail + 1) {
+            return 0;
         }
-        memcpy(&x->got, p->rdata + (p->rtail & t->mask), sizeof x->got);
+        memcpy(&x->got, rec, sizeof x->got);
         if (!hdr_matches(&x->got, x)) {
             /* The message stays in the ring: the stream from this peer is out of step now. */
             finish(x, SO_EDESYNC);
             return 1;
         }
         if (x->len && x->len <= INLINE_MAX) {
-            const unsigned char *in = p->rdata + (p->rtail & t->mask) + sizeof x->got;
+            const unsigned char *in = rec + REC_INLINE;
             if (x->reduce) {
                 const void *a = x->reduce_src ? x->reduce_src : x->buf;
                 so_reduce_local(x->op, x->dtype, x->buf, a, in, x->len / so_dtype_size(x->dtype));
@@ -210,10 +219,11 @@ static int recv_step(so__shm *t, shm_peer *p, so__xfer *x) {
     size_t budget = t->chunk;
     while (x->done < x->len && budget > 0) {
         size_t want = min_sz(x->len - x->done, budget);
-        uint64_t avail = p->rhead - p->rtail;
+        /* rhead may lag behind rtail: headers are seen through their stamps, not the head. */
+        uint64_t avail = p->rhead > p->rtail ? p->rhead - p->rtail : 0;
         if (avail < want) {
             p->rhead = atomic_load_explicit(&p->rctl->head, memory_order_acquire);
-            avail = p->rhead - p->rtail;
+            avail = p->rhead > p->rtail ? p->rhead - p->rtail : 0;
         }
         size_t pos = (size_t)(p->rtail & t->mask);
         size_t n = min_sz(min_sz(want, (size_t)avail), (size_t)t->cap - pos);
@@ -369,16 +379,17 @@ static int all_complete(so__xfer *const *wait, int n) {
     return 1;
 }
 
-/* Whether a counter a blocked transfer waits on moved since advance_all last read it (seq_cst
- * loads: the second half of the handshake in publish). A transfer that could move without a new
- * counter value would have moved in advance_all, so a change is the only reason to look again. */
+/* Whether a blocked transfer may move now (seq_cst loads: the second half of the handshake in
+ * publish): a sender's peer freed room since the tail was last read, or a receiver's ring holds
+ * bytes not consumed yet. A transfer that could move without that would have moved in advance_all.
+ */
 static int can_advance(so__shm *t) {
     for (int i = 0; i < t->npeers; i++) {
         shm_peer *p = &t->peers[i];
         if (p->sq && atomic_load_explicit(&p->sctl->tail, memory_order_seq_cst) != p->stail) {
             return 1;
         }
-        if (p->rq && atomic_load_explicit(&p->rctl->head, memory_order_seq_cst) != p->rhead) {
+        if (p->rq && atomic_load_explicit(&p->rctl->head, memory_order_seq_cst) != p->rtail) {
             return 1;
         }
     }
@@ -416,9 +427,30 @@ static void adapt_spin(so__shm *t, int64_t wait_ns) {
     }
 }
 
+/* Publishes the CPU this rank waits on and tells whether a peer it waits for last waited on the
+ * same one: spinning there would only keep that peer off the CPU, so the wait yields instead
+ * (two ranks on one core happen when other processes load the machine). Costs a sched_getcpu
+ * (rseq or vDSO) and one cache line per awaited peer, once per wait. */
+static int shares_cpu(so__shm *t) {
+    if (!t->bell) {
+        return 0;
+    }
+    int cpu = sched_getcpu() + 1;
+    if (atomic_load_explicit(&t->bell->cpu, memory_order_relaxed) != cpu) {
+        atomic_store_explicit(&t->bell->cpu, cpu, memory_order_relaxed);
+    }
+    for (int i = 0; cpu > 0 && i < t->npeers; i++) {
+        shm_peer *p = &t->peers[i];
+        if ((p->sq || p->rq) && atomic_load_explicit(&p->bell->cpu, memory_order_relaxed) == cpu) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t deadline_ns) {
     so__shm *t = (so__shm *)bt;
-    int idle = 0, slept = 0;
+    int idle = 0, slept = 0, share_cpu = 0;
     int64_t idle_since = 0;
     for (;;) {
         int moved = advance_all(t);
@@ -444,9 +476,10 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
         }
         if (idle == 0) {
             idle_since = so_now_ns();
+            share_cpu = shares_cpu(t);
         }
         idle++;
-        if (t->oversub) {
+        if (t->oversub || share_cpu) {
             /* Give the CPU to a rank that may be the one we wait for (a syscall per look). */
             if (t->spin_cur > 0 && so_now_ns() - idle_since < t->spin_cur) {
                 sched_yield();

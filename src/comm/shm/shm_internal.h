@@ -39,10 +39,12 @@ typedef struct so__shm_seg_hdr {
     _Alignas(128) _Atomic uint32_t attached; /* members that mapped it; futex word */
 } so__shm_seg_hdr;
 
-/* A member's doorbell: its own cache-line pair. */
+/* A member's doorbell: its own cache-line pair (the cpu word on the second line, so publishers,
+ * who read only the first, never miss on it). */
 typedef struct so__shm_bell {
     _Alignas(128) _Atomic uint32_t seq; /* bumped by wakers; the member futex-waits on it */
     _Atomic uint32_t sleeping;          /* 1 while the member is (about to be) asleep */
+    _Alignas(64) _Atomic int32_t cpu;   /* CPU the member last waited on, + 1 (0 = unknown) */
 } so__shm_bell;
 
 /* Ring control: head and tail on separate 128-byte blocks (adjacent-line prefetch). */
