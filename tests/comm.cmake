@@ -6,7 +6,7 @@ so_add_test(NAME comm SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_comm.c
             ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c LIBS so_comm
             CASES ring1_tcp ring2_tcp ring3_tcp ring4_tcp ring8_tcp ring2_shm ring4_shm ring3_auto
                   big_tcp big_shm reduce_tcp reduce_shm many_tcp many_shm split_tcp async_tcp
-                  mixed_auto
+                  mixed_auto recreate_tcp
             LABELS multiproc tsan TIMEOUT 120)
 so_add_test(NAME comm_fault SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_comm_fault.c
             ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c LIBS so_comm

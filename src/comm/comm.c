@@ -11,7 +11,8 @@
  * split and duplicate, opens its own transport instances under its own prefix, so groups never
  * share a connection or a ring and tearing one down cannot disturb another.
  * Prefix: "<name>" plus "/r<TORCHELASTIC_RESTART_COUNT>" when that is set, so restarts never
- * read a previous incarnation's keys; splits append "/s<n>.<color>" and duplicates "/d<n>".
+ * read a previous incarnation's keys, plus "/g<n>" when a group of that name was created n times
+ * before in this store; splits append "/s<n>.<color>" and duplicates "/d<n>".
  *
  * Cost: 1 set + size gets on the store, then each transport's setup (tcp: a connection per
  * pair). Limits: the store must outlive the group if it is split or used for nonblocking
@@ -224,6 +225,22 @@ int so_comm_create(const so_comm_config *cfg, so_comm **out) {
         snprintf(prefix, sizeof prefix, "%s/r%s", name, restart);
     } else {
         snprintf(prefix, sizeof prefix, "%s", name);
+    }
+    /* Incarnation: every rank adds 1 to "<prefix>/incarnation" before publishing anything, so
+     * the n-th creation of a group with this name sees values in (n-1)*size+1 .. n*size and all
+     * its ranks compute the same n, while stale keys of an earlier group of the same name stay
+     * out of the way. (Every rank of one incarnation adds before any rank can start the next,
+     * because creation waits for everyone's record.) */
+    if (cfg->store && cfg->size > 1 && strlen(prefix) < sizeof prefix - 40) {
+        char key[240];
+        int64_t v = 0;
+        snprintf(key, sizeof key, "%s/incarnation", prefix);
+        SO_TRY(so_store_add(cfg->store, key, 1, &v));
+        int64_t inc = (v - 1) / cfg->size;
+        if (inc > 0) {
+            size_t n = strlen(prefix);
+            snprintf(prefix + n, sizeof prefix - n, "/g%lld", (long long)inc);
+        }
     }
     SO_TRY(so__comm_create_prefixed(cfg->rank, cfg->size, cfg->transport, cfg->timeout_ms,
                                     cfg->store, prefix, out));

@@ -356,7 +356,48 @@ static int t_mixed_auto(void) {
     return rc;
 }
 
-SO_TEST_MAIN({"mixed_auto", t_mixed_auto}, {"ring1_tcp", t_ring1_tcp}, {"ring2_tcp", t_ring2_tcp}, {"ring3_tcp", t_ring3_tcp},
+/* The same name three times over one store: each creation must find its own ranks, not the
+ * stale addresses of the group before. */
+static int recreate_fn(so_comm *c, int rank, void *arg) {
+    const char *dir = arg;
+    int k = so_comm_size(c);
+    so_store *st;
+    CHECK_OK(so_store_create_file(dir, &st));
+    for (int round = 0; round < 3; round++) {
+        so_comm_config cfg;
+        so_comm_config_default(&cfg);
+        cfg.rank = rank;
+        cfg.size = k;
+        cfg.transport = "tcp";
+        cfg.store = st;
+        cfg.name = "again";
+        cfg.timeout_ms = 10000;
+        so_comm *g;
+        CHECK_OK(so_comm_create(&cfg, &g));
+        int v = rank * 10 + round, w = -1;
+        CHECK_OK(so_sendrecv(g, &v, 4, (rank + 1) % k, &w, 4, (rank + k - 1) % k, round));
+        CHECK_EQ_INT(w, ((rank + k - 1) % k) * 10 + round);
+        so_comm_destroy(g);
+        if (rank == 0) {
+            so_sleep_ns(20000000); /* let the others race ahead into the next round */
+        }
+    }
+    so_store_destroy(st);
+    return 0;
+}
+static int t_recreate_tcp(void) {
+    char dir[] = "/tmp/so-recreate-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    int rc = so_test_ranks(3, "tcp", recreate_fn, dir, 60000);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return rc;
+}
+
+SO_TEST_MAIN({"recreate_tcp", t_recreate_tcp}, {"mixed_auto", t_mixed_auto}, {"ring1_tcp", t_ring1_tcp}, {"ring2_tcp", t_ring2_tcp}, {"ring3_tcp", t_ring3_tcp},
              {"ring4_tcp", t_ring4_tcp}, {"ring8_tcp", t_ring8_tcp}, {"ring2_shm", t_ring2_shm},
              {"ring4_shm", t_ring4_shm}, {"ring3_auto", t_ring3_auto}, {"big_tcp", t_big_tcp},
              {"big_shm", t_big_shm}, {"reduce_tcp", t_reduce_tcp}, {"reduce_shm", t_reduce_shm},
