@@ -3,7 +3,8 @@
  * call (md5 placement 88,863 / 11,280, the PYR listing 2.2.1 through so_mt, 2.1.2 ranges, 2.5.3
  * vector clocks, 5.1.1 / 5.2.1 through the scaling study, 5.3.1 M/M/1 within 5%), and the
  * distributed invariants on real processes (gossip keeps the mean and contracts by lambda2; the
- * fixed-order reduction is bitwise the serial rank-order sum whatever the arrival order). */
+ * fixed-order reduction is bitwise the serial rank-order sum whatever the arrival order; Raft
+ * elects a new leader when its leader crashes and keeps the committed entry). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -240,6 +241,87 @@ static int t_fixed_order_k4(void) {
     return so_test_ranks(4, "tcp", repro_rank, NULL, 60000);
 }
 
+/* 2.6 on real processes: elect, commit +7, the leader goes silent, the majority elects a new
+ * leader that commits +5, the old one returns and catches up; one leader per term. */
+static int raft_rank(so_comm *c, int rank, void *arg) {
+    (void)arg;
+    int k = so_comm_size(c);
+    /* Timeouts 10-20 heartbeats: a spurious election would need a 270 ms scheduling stall. */
+    so_raft_cfg cfg = {300, 600, 30, 9};
+    so_raft *r;
+    SO_CHECK(so_raft_create(c, &cfg, &r));
+    double t0 = so_now_s(), back_at = 0;
+    int crashed = 0;
+    int64_t t1 = 0, v;
+    while (!so_raft_stopping(r) && so_now_s() - t0 < 20) {
+        SO_CHECK(so_raft_step(r, 5));
+        if (crashed == 1 && so_now_s() >= back_at) {
+            so_raft_set_silent(r, 0);
+            crashed = 2;
+        }
+        if (!so_raft_is_leader(r)) {
+            continue;
+        }
+        int last = so_raft_log_length(r);
+        if (last >= 1) {
+            SO_CHECK(so_raft_entry(r, 1, &t1, &v));
+        }
+        if (last == 0) {
+            SO_CHECK(so_raft_propose(r, 7, NULL));
+        } else if (last == 1 && so_raft_term(r) == t1) {
+            if (so_raft_all_replicated(r) && crashed == 0) {
+                crashed = 1;
+                back_at = so_now_s() + 1.5;
+                so_raft_set_silent(r, 1);
+                CHECK(!so_raft_is_leader(r));
+            }
+        } else if (last == 1) {
+            SO_CHECK(so_raft_propose(r, 5, NULL));
+        } else if (last == 2 && so_raft_all_replicated(r)) {
+            break;
+        }
+    }
+    SO_CHECK(so_raft_shutdown(r, 10000));
+    int64_t mine[9] = {so_raft_state(r), so_raft_log_length(r), 0, 0, 0, 0, -1, -1, crashed > 0};
+    for (int i = 1; i <= 2 && i <= so_raft_log_length(r); i++) {
+        SO_CHECK(so_raft_entry(r, i, &mine[2 * i], &mine[2 * i + 1]));
+    }
+    int nl = so_raft_led_terms(r, mine + 6, 2);
+    CHECK(nl <= 2);
+    int64_t all[9 * 8];
+    SO_CHECK(so_allgather(c, mine, all, 9, SO_I64));
+    int leaders = 0, crashes = 0;
+    for (int q = 0; q < k; q++) {
+        const int64_t *m = all + 9 * q;
+        crashes += (int)m[8];
+        CHECK_EQ_INT(m[0], 12);             /* every state machine applied +7 and +5 */
+        CHECK_EQ_INT(m[1], 2);
+        CHECK(m[3] == 7 && m[5] == 5);      /* the committed +7 survived the crash */
+        CHECK(m[2] == all[2] && m[4] == all[4] && m[2] < m[4]); /* logs identical */
+        for (int i = 6; i < 8; i++) {
+            if (m[i] < 0) {
+                continue;
+            }
+            leaders++;
+            for (int q2 = q + 1; q2 < k; q2++) { /* one leader per term */
+                CHECK(all[9 * q2 + 6] != m[i] && all[9 * q2 + 7] != m[i]);
+            }
+        }
+    }
+    CHECK(leaders >= 2); /* the first leader and the one elected during the outage */
+    CHECK_EQ_INT(crashes, 1);
+    so_raft_destroy(r);
+    return 0;
+}
+
+static int t_raft_k3(void) {
+    return so_test_ranks(3, "tcp", raft_rank, NULL, 60000);
+}
+
+static int t_raft_k5(void) {
+    return so_test_ranks(5, "tcp", raft_rank, NULL, 60000);
+}
+
 static int t_scaling_study(void) {
     /* 5.1.1: step times {1: 10.00, 2: 7.69, 4: 5.00, 8: 3.85}: speedup 1.00 / 1.30 / 2.00 /
      * 2.60, efficiency 100 / 65 / 50 / 32 %. */
@@ -406,6 +488,6 @@ static int t_trials(void) {
 
 SO_TEST_MAIN({"md5", t_md5}, {"shards", t_shards}, {"hashing", t_hashing},
              {"bsp_pyr", t_bsp_pyr}, {"vclock", t_vclock}, {"gossip_k8", t_gossip_k8},
-             {"fixed_order_k4", t_fixed_order_k4}, {"scaling_study", t_scaling_study},
+             {"fixed_order_k4", t_fixed_order_k4}, {"raft_k3", t_raft_k3}, {"raft_k5", t_raft_k5}, {"scaling_study", t_scaling_study},
              {"mm1", t_mm1}, {"sum_orders", t_sum_orders}, {"moe_533", t_moe_533},
              {"env_json", t_env_json}, {"trials", t_trials})
