@@ -23,8 +23,10 @@
  * network set SO_ALGO=ring if that matters.) The choice depends only on the model, K and n, which
  * are the same on every rank, so every rank picks the same algorithm; the algorithm id travels
  * in every message header, so a rank that picked differently is caught as a desync.
- * Overrides: opts->algo, then SO_ALGO (ignored for a collective it does not apply to). The
- * two-level all-reduce (hier) is never chosen by the model, which prices one kind of link.
+ * Overrides: opts->algo, then SO_ALGO (ignored for a collective it does not apply to).
+ * Groups that span hosts: the one-link model cannot price shm inside a host against tcp across,
+ * so an all-reduce of at least SO_HIER_MIN_BYTES on a group over several hosts with more than one
+ * rank on some host runs the two-level algorithm (hier), which keeps most traffic on shm.
  */
 #include <math.h>
 #include <stdio.h>
@@ -182,9 +184,8 @@ static so_algo pick_allreduce(int k, size_t bytes, const so_alpha_beta *ab) {
 }
 
 so_algo so_coll_select_allreduce(so_comm *c, size_t bytes) {
-    so_alpha_beta ab;
-    so_coll_get_alpha_beta(c, &ab);
-    return pick_allreduce(so_comm_size(c), bytes, &ab);
+    so_algo a = SO_ALGO_RING;
+    return so__coll_choose(c, SO__KIND_ALLREDUCE, bytes, NULL, &a) < 0 ? SO_ALGO_RING : a;
 }
 
 /* The cheaper of two algorithms for the other collectives, by the same model. n is the full
@@ -266,9 +267,14 @@ int so__coll_choose(so_comm *c, int kind, size_t bytes, const so_coll_opts *opts
             return SO_OK;
         }
     }
+    int k = so_comm_size(c);
+    if (kind == SO__KIND_ALLREDUCE && so_comm_nhosts(c) > 1 && so_comm_nhosts(c) < k &&
+        bytes >= (size_t)so_param_int("SO_HIER_MIN_BYTES")) {
+        *out = SO_ALGO_HIER;
+        return SO_OK;
+    }
     so_alpha_beta ab;
     so_coll_get_alpha_beta(c, &ab);
-    int k = so_comm_size(c);
     *out = kind == SO__KIND_ALLREDUCE ? pick_allreduce(k, bytes, &ab)
                                       : pick_other(kind, k, bytes, &ab);
     return SO_OK;

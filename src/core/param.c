@@ -19,6 +19,7 @@ static const so_param_info params[] = {
     {"SO_TCP_ADVERTISE_ADDR", "", "Address other ranks use to reach this one (default: MASTER_ADDR's route, or 127.0.0.1)."},
     {"SO_TCP_SOCKBUF", "4194304", "Socket send and receive buffer size for the tcp transport, in bytes."},
     {"SO_COLL_NODE_SIZE", "0", "Ranks per node for the hierarchical all-reduce (0 = the real hosts); lets one machine stand in for several nodes."},
+    {"SO_HIER_MIN_BYTES", "65536", "All-reduces of at least this many bytes on a group spanning hosts use the two-level algorithm."},
     {"SO_BUCKET_CAP", "25M", "Gradient bucket size of the data-parallel reducer (so_reducer, like DDP's bucket_cap_mb) when its options leave it 0."},
     {"SO_COLL_CHUNK_BYTES", "1M", "Chunk size of pipelined collectives (ring all-reduce blocks, chain broadcast)."},
     {"SO_HOST_ID", "", "Overrides this process's host identity (default: host name + network namespace); ranks with different ids count as different hosts, e.g. to test multi-host paths on one machine."},

@@ -949,6 +949,9 @@ static int multihost_rank(so_comm *c, int rank, void *arg) {
     so_alpha_beta ab;
     CHECK_EQ_INT(so_coll_get_alpha_beta(c, &ab), 2); /* the tcp default: a peer is remote */
     CHECK_NEAR(ab.alpha_s, 30e-6, 1e-12);
+    /* Spanning hosts, large all-reduces go two-level by themselves; small ones by the model. */
+    CHECK_EQ_INT(so_coll_select_allreduce(c, 1 << 20), SO_ALGO_HIER);
+    CHECK(so_coll_select_allreduce(c, 8) != SO_ALGO_HIER);
     size_t n = 6 * 1001;
     float *in = malloc(n * 4), *out = malloc(n * 4), *ref = malloc(n * 4);
     for (int a = 0; a < N_AR_ALGOS; a++) {
@@ -960,13 +963,18 @@ static int multihost_rank(so_comm *c, int rank, void *arg) {
         if (memcmp(out, ref, n * 4) != 0) {
             SO_TEST_FAIL_("allreduce %s across hosts is wrong", so_algo_name(ar_algos[a]));
         }
-        if (ar_algos[a] == SO_ALGO_HIER) { /* only the leaders 0 and 3 cross hosts */
+        if (ar_algos[a] == SO_ALGO_HIER) {
+            /* Each rank crosses hosts only with the rank at its own position on the other host,
+             * and moves just its block (n/3 elements) there: 2(H-1)/H of it each way, H = 2. */
             for (int q = 0; q < k; q++) {
                 so_comm_counters pc;
                 so_comm_counters_peer(c, q, &pc);
-                if (q / 3 != rank / 3 && !(rank % 3 == 0 && q % 3 == 0)) {
-                    CHECK_EQ_INT(pc.bytes_sent + pc.bytes_recv, 0);
+                if (q / 3 == rank / 3) {
+                    continue;
                 }
+                size_t blk = q % 3 == rank % 3 ? (n / 3) * 4 : 0;
+                CHECK_EQ_INT(pc.bytes_sent, blk);
+                CHECK_EQ_INT(pc.bytes_recv, blk);
             }
         }
         CHECK(same_everywhere(c, out, n * 4) == 0);
