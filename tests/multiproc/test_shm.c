@@ -57,13 +57,13 @@ static int check_pattern(const unsigned char *b, size_t n, uint64_t seed) {
     return 0;
 }
 
-/* ---- sizes: 0, 1, 24 and 25 (inline limit), 63, 64, ring-1, ring, ring+1, 64 MiB + 5, there and
- * back ---- */
+/* ---- sizes around the inline limit (16), the record (64) and the ring, and 64 MiB + 5; there
+ * and back ---- */
 
 static int rank_sizes(shm_rank *r, void *arg) {
     (void)arg;
     size_t ring = ring_bytes();
-    size_t sizes[] = {0, 1, 24, 25, 63, 64, ring - 1, ring, ring + 1, (64u << 20) + 5};
+    size_t sizes[] = {0, 1, 16, 17, 24, 25, 63, 64, ring - 1, ring, ring + 1, (64u << 20) + 5};
     int peer = 1 - r->rank;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
