@@ -72,19 +72,13 @@ int so_wait(so_request *req) {
         pthread_mutex_unlock(&c->mu);
         return finish_async(req);
     }
-    int rc = SO_OK;
-    if (!req->x.complete) {
-        rc = so__comm_check(c);
-        if (rc == SO_OK) {
-            so__xfer *x = &req->x;
-            rc = so__comm_wait(c, &x, 1, so_deadline_after_ms(c->timeout_ms), req->what);
-        }
-    } else if (req->x.status < 0) {
+    /* A completed transfer goes through the same wait (deadline 0) so its failure is recorded
+     * on the group and its bytes are counted. */
+    int rc = req->x.complete ? SO_OK : so__comm_check(c);
+    if (rc == SO_OK) {
         so__xfer *x = &req->x;
-        rc = so__comm_wait(c, &x, 1, 0, req->what); /* records the failure on the group */
-    } else {
-        so__xfer *x = &req->x;
-        rc = so__comm_wait(c, &x, 1, 0, req->what); /* counts it */
+        int64_t deadline = req->x.complete ? 0 : so_deadline_after_ms(c->timeout_ms);
+        rc = so__comm_wait(c, &x, 1, deadline, req->what);
     }
     free(req);
     return rc;
