@@ -113,6 +113,13 @@ int so_loadgen_run_async(const so_loadgen_cfg *cfg, const so_loadgen_ops *ops, v
  * an ideal server. Deterministic for a seed. */
 int so_loadgen_simulate_mm1(const so_loadgen_cfg *cfg, double mu, so_loadgen_result *out);
 
+/* 3.4.2: a static batching server in virtual time: Poisson arrivals at `rate`, a batch starts
+ * when `batch` requests are waiting and the server is free, and takes fixed_s + per_item_s *
+ * batch. Latency is completion minus arrival. out->in_system is the time-averaged number in the
+ * system over the run (Little's L, to compare with rate x mean latency). Deterministic per seed. */
+int so_batchq_simulate(double rate, int batch, double fixed_s, double per_item_s, size_t requests,
+                       uint64_t seed, so_loadgen_result *out);
+
 /* ---- reproducibility ---- */
 
 /* Sum of n f64 vectors from every rank at root, adding the ranks' vectors in the order they

@@ -195,3 +195,39 @@ int so_loadgen_simulate_mm1(const so_loadgen_cfg *cfg, double mu, so_loadgen_res
     free(lat);
     return SO_OK;
 }
+
+int so_batchq_simulate(double rate, int batch, double fixed_s, double per_item_s, size_t requests,
+                       uint64_t seed, so_loadgen_result *out) {
+    memset(out, 0, sizeof *out);
+    so_loadgen_cfg cfg = {rate, requests, seed, 1e300, 0};
+    SO_TRY(lg_check(&cfg));
+    if (batch < 1 || fixed_s < 0 || per_item_s < 0) {
+        return so__fail(SO_EINVAL, "a batch queue needs batch >= 1 and non-negative service times");
+    }
+    size_t n = requests / (size_t)batch * (size_t)batch; /* whole batches only */
+    if (n == 0) {
+        return so__fail(SO_EINVAL, "fewer requests (%zu) than one batch (%d)", requests, batch);
+    }
+    cfg.requests = n;
+    double *at = lg_schedule(&cfg), *lat = malloc(n * sizeof *lat);
+    if (!at || !lat) {
+        free(at);
+        free(lat);
+        return so__fail(SO_ENOMEM, "out of memory for %zu requests", n);
+    }
+    double free_at = 0, area = 0;
+    for (size_t i = 0; i < n; i += (size_t)batch) {
+        double start = fmax(at[i + (size_t)batch - 1], free_at);
+        free_at = start + fixed_s + per_item_s * batch;
+        for (size_t j = i; j < i + (size_t)batch; j++) {
+            lat[j] = free_at - at[j];
+            area += lat[j]; /* each request is in the system from arrival to completion */
+        }
+    }
+    cfg.slo_s = 1e300;
+    lg_finish(&cfg, lat, n, free_at, out);
+    out->in_system = area / free_at;
+    free(at);
+    free(lat);
+    return SO_OK;
+}

@@ -397,6 +397,24 @@ static int t_mm1(void) {
     return 0;
 }
 
+static int t_batchq(void) {
+    /* 3.4.2 (SEED, so statistical): Poisson 800/s, batches of 16, 4 ms + 0.9 ms x B: p50 32.17,
+     * p99 59.50, W 32.75 ms; Little's law lambda W = 26.209 vs L = 26.207. */
+    so_loadgen_result q, again;
+    CHECK_OK(so_batchq_simulate(800, 16, 0.004, 0.0009, 1000000, 7, &q));
+    CHECK(fabs(q.p50_s - 0.03217) <= 0.02 * 0.03217);
+    CHECK(fabs(q.mean_s - 0.03275) <= 0.02 * 0.03275);
+    CHECK(fabs(q.p99_s - 0.05950) <= 0.06 * 0.05950);
+    CHECK(fabs(800 * q.mean_s - q.in_system) <= 0.01 * q.in_system);
+    CHECK_OK(so_batchq_simulate(800, 16, 0.004, 0.0009, 1000000, 7, &again));
+    CHECK(again.p99_s == q.p99_s && again.in_system == q.in_system);
+    /* Batch of one with no per-item cost is an M/D/1 queue: W >= the service time. */
+    CHECK_OK(so_batchq_simulate(100, 1, 0.005, 0, 10000, 1, &q));
+    CHECK(q.mean_s >= 0.005 && q.n == 10000);
+    CHECK(so_batchq_simulate(800, 16, 0.004, 0.0009, 8, 1, &q) == SO_EINVAL);
+    return 0;
+}
+
 static int t_sum_orders(void) {
     /* Four orders of the same numbers differ only in the last bits. */
     enum { N = 100000 };
@@ -489,5 +507,5 @@ static int t_trials(void) {
 SO_TEST_MAIN({"md5", t_md5}, {"shards", t_shards}, {"hashing", t_hashing},
              {"bsp_pyr", t_bsp_pyr}, {"vclock", t_vclock}, {"gossip_k8", t_gossip_k8},
              {"fixed_order_k4", t_fixed_order_k4}, {"raft_k3", t_raft_k3}, {"raft_k5", t_raft_k5}, {"scaling_study", t_scaling_study},
-             {"mm1", t_mm1}, {"sum_orders", t_sum_orders}, {"moe_533", t_moe_533},
+             {"mm1", t_mm1}, {"batchq", t_batchq}, {"sum_orders", t_sum_orders}, {"moe_533", t_moe_533},
              {"env_json", t_env_json}, {"trials", t_trials})
