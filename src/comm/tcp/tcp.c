@@ -162,7 +162,19 @@ static void pump_recv(tcp_peer *p) {
     while (p->rq) {
         so__xfer *x = p->rq;
         ssize_t r;
-        if (p->r_hdr < sizeof p->in_hdr) {
+        size_t to_payload = 0; /* bytes of r that went past the header into x->buf */
+        if (p->r_hdr < sizeof p->in_hdr && !x->reduce && x->len > 0) {
+            /* Header and payload in one call (a small message costs one system call). If the
+             * header turns out wrong, the bytes in x->buf are garbage of a failed receive. */
+            struct iovec iov[2] = {{(char *)&p->in_hdr + p->r_hdr, sizeof p->in_hdr - p->r_hdr},
+                                   {(char *)x->buf + x->done, x->len - x->done}};
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+            r = recvmsg(p->fd, &mh, MSG_DONTWAIT);
+            if (r > (ssize_t)iov[0].iov_len) {
+                to_payload = (size_t)r - iov[0].iov_len;
+                r = (ssize_t)iov[0].iov_len;
+            }
+        } else if (p->r_hdr < sizeof p->in_hdr) {
             r = recv(p->fd, (char *)&p->in_hdr + p->r_hdr, sizeof p->in_hdr - p->r_hdr, MSG_DONTWAIT);
         } else if (!x->reduce) {
             r = recv(p->fd, (char *)x->buf + x->done, x->len - x->done, MSG_DONTWAIT);
@@ -190,6 +202,7 @@ static void pump_recv(tcp_peer *p) {
                 continue;
             }
             x->got = p->in_hdr;
+            x->done += to_payload;
             if (p->in_hdr.magic == SO__MSG_ABORT_MAGIC) {
                 p->notice = p->in_hdr;
                 p->has_notice = 1;
