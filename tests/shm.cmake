@@ -7,7 +7,8 @@ so_add_test(NAME shm
                     ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_harness.c ${so_shm_srcs}
             LIBS so_comm
             CASES sizes sizes_small_ring fifo bidir pairs3 pairs4 pairs8 reduce2 reduce3 reduce4
-                  desync killed_sender killed_receiver timeout interrupt setup_deadline
+                  desync killed_sender killed_receiver timeout interrupt notify peer_closed
+                  setup_deadline
             LABELS multiproc tsan
             TIMEOUT 120)
 

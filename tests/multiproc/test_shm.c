@@ -3,8 +3,9 @@
  * (test_shm_harness.c): message sizes around the ring size and far beyond it, FIFO order of many
  * messages, both directions at once, receive-reduce against a serial reference, every pair of
  * 3, 4 and 8 ranks (8 oversubscribes the 2-core machine), desync, a peer SIGKILLed mid-transfer,
- * a peer that never sends, interrupt from another thread, close with transfers pending, and the
- * segment setup's deadline (no rank waits forever for a missing peer, no segment name leaks).
+ * a peer that never sends, interrupt from another thread, close with transfers pending, a peer
+ * that gives up (abort notice) or closes, and the segment setup's deadline (no rank waits
+ * forever for a missing peer, no segment name leaks).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -468,6 +469,72 @@ static int t_interrupt(void) {
     return shm_run(2, rank_interrupt, NULL, 30000, 0);
 }
 
+/* ---- a peer that gives up tells us why (notify), or just closes: SO_EPEER long before the
+ * deadline, for a blocked receive and for a send blocked on a full ring ---- */
+
+static int rank_notify(shm_rank *r, void *arg) {
+    int how = *(const int *)arg; /* 0 notify, 1 close without a word */
+    size_t n = 16u << 20;
+    unsigned char *b = calloc(1, n);
+    CHECK(b);
+    if (r->rank == 0) {
+        CHECK_OK(wait_key(r, "notify/ready")); /* both of rank 1's transfers are posted */
+        so_sleep_ns(100000000);
+        if (how == 0) {
+            so__msg_hdr notice = {.tag = (uint32_t)-SO_ETIMEDOUT, .len = 1 + 2};
+            notice.sig.kind = SO__KIND_ALLREDUCE;
+            notice.sig.seq = 42;
+            r->t->ops->notify(r->t, &notice);
+        } else {
+            r->t->ops->close(r->t);
+            r->t = NULL;
+        }
+        CHECK_OK(wait_key(r, "notify/done"));
+        free(b);
+        return 0;
+    }
+    so__xfer x[2];
+    shm_set_send(&x[0], 0, b, n, 1); /* rank 0 never receives: the ring fills */
+    shm_set_recv(&x[1], 0, b, 8, 1);
+    so__xfer *w[2] = {&x[0], &x[1]};
+    CHECK_OK(r->t->ops->post(r->t, &x[0]));
+    CHECK_OK(r->t->ops->post(r->t, &x[1]));
+    CHECK_OK(so_store_set(r->store, "notify/ready", "1", 1));
+    int64_t t0 = so_now_ns();
+    CHECK_OK(r->t->ops->progress(r->t, w, 2, so_deadline_after_ms(20000)));
+    double waited = (double)(so_now_ns() - t0) * 1e-9;
+    CHECK(waited < 5.0);
+    CHECK_EQ_INT(x[0].status, SO_EPEER);
+    CHECK_EQ_INT(x[1].status, SO_EPEER);
+    if (how == 0) {
+        for (int i = 0; i < 2; i++) {
+            CHECK_EQ_INT(x[i].got.magic, SO__MSG_ABORT_MAGIC);
+            CHECK_EQ_INT(x[i].got.tag, (uint32_t)-SO_ETIMEDOUT);
+            CHECK_EQ_INT(x[i].got.len, 3);
+            CHECK_EQ_INT(x[i].got.sig.seq, 42);
+        }
+        /* A later transfer with that peer fails at once and carries the notice too. */
+        shm_set_recv(&x[1], 0, b, 8, 2);
+        CHECK_OK(r->t->ops->post(r->t, &x[1]));
+        CHECK_EQ_INT(x[1].complete, 1);
+        CHECK_EQ_INT(x[1].status, SO_EPEER);
+        CHECK_EQ_INT(x[1].got.magic, SO__MSG_ABORT_MAGIC);
+    }
+    CHECK_OK(so_store_set(r->store, "notify/done", "1", 1));
+    free(b);
+    return 0;
+}
+
+static int t_notify(void) {
+    int how = 0;
+    return shm_run(2, rank_notify, &how, 30000, 0);
+}
+
+static int t_peer_closed(void) {
+    int how = 1;
+    return shm_run(2, rank_notify, &how, 30000, 0);
+}
+
 /* ---- setup: a peer that never opens, a dead peer, a leader that never publishes ---- */
 
 /* Entries of /dev/shm whose name contains tag. */
@@ -559,4 +626,5 @@ SO_TEST_MAIN({"sizes", t_sizes}, {"sizes_small_ring", t_sizes_small_ring}, {"fif
              {"reduce2", t_reduce2}, {"reduce3", t_reduce3}, {"reduce4", t_reduce4},
              {"desync", t_desync}, {"killed_sender", t_killed_sender},
              {"killed_receiver", t_killed_receiver}, {"timeout", t_timeout},
-             {"interrupt", t_interrupt}, {"setup_deadline", t_setup_deadline})
+             {"interrupt", t_interrupt}, {"notify", t_notify}, {"peer_closed", t_peer_closed},
+             {"setup_deadline", t_setup_deadline})

@@ -66,7 +66,9 @@ typedef struct shm_peer {
     so__shm_bell *bell; /* the peer's doorbell */
     so__xfer *sq, *sq_last, *rq, *rq_last;
     so__shm_pid pid;
-    int dead;
+    int dead;           /* died, closed, or gave up: every transfer fails with SO_EPEER */
+    so__msg_hdr notice; /* its abort notice (SO__MSG_ABORT_MAGIC), if has_notice */
+    int has_notice;
 } shm_peer;
 
 typedef struct so__shm {
@@ -182,6 +184,23 @@ static int send_step(so__shm *t, shm_peer *p, so__xfer *x) {
     return moved;
 }
 
+/* Completes every transfer queued on p with status. */
+static void fail_peer(shm_peer *p, int status) {
+    for (int s = 0; s < 2; s++) {
+        so__xfer **q = s ? &p->sq : &p->rq;
+        while (*q) {
+            so__xfer *x = *q;
+            *q = x->next;
+            x->next = NULL;
+            if (p->has_notice) {
+                x->got = p->notice;
+            }
+            finish(x, status);
+        }
+    }
+    p->sq_last = p->rq_last = NULL;
+}
+
 static int hdr_matches(const so__msg_hdr *got, const so__xfer *x) {
     return got->magic == SO__MSG_MAGIC && got->tag == x->hdr.tag && got->len == x->len &&
            memcmp(&got->sig, &x->hdr.sig, sizeof got->sig) == 0;
@@ -196,6 +215,14 @@ static int recv_step(so__shm *t, shm_peer *p, so__xfer *x) {
             return 0;
         }
         memcpy(&x->got, rec, sizeof x->got);
+        if (x->got.magic == SO__MSG_ABORT_MAGIC) {
+            /* The peer gave up on the group and said why (the record stays for later receives). */
+            p->notice = x->got;
+            p->has_notice = 1;
+            p->dead = 1;
+            fail_peer(p, SO_EPEER);
+            return 1;
+        }
         if (!hdr_matches(&x->got, x)) {
             /* The message stays in the ring: the stream from this peer is out of step now. */
             finish(x, SO_EDESYNC);
@@ -290,26 +317,33 @@ static int advance_all(so__shm *t) {
     return moved;
 }
 
-/* Completes every transfer queued on p with status. */
-static void fail_peer(shm_peer *p, int status) {
-    for (int s = 0; s < 2; s++) {
-        so__xfer **q = s ? &p->sq : &p->rq;
-        while (*q) {
-            so__xfer *x = *q;
-            *q = x->next;
-            x->next = NULL;
-            finish(x, status);
-        }
+/* The peer's abort notice, if one waits at the next record boundary of its ring to us (the
+ * receive at the head of the queue is not inside a message). */
+static int peek_notice(so__shm *t, shm_peer *p) {
+    if (p->rq && p->rq->tp_priv[0]) {
+        return 0;
     }
-    p->sq_last = p->rq_last = NULL;
+    unsigned char *rec = p->rdata + (p->rtail & t->mask);
+    if (atomic_load_explicit(rec_stamp(rec), memory_order_acquire) != p->rtail + 1) {
+        return 0;
+    }
+    so__msg_hdr h;
+    memcpy(&h, rec, sizeof h);
+    if (h.magic != SO__MSG_ABORT_MAGIC) {
+        return 0;
+    }
+    p->notice = h;
+    p->has_notice = 1;
+    return 1;
 }
 
-/* Checks the pids of peers with queued transfers; a dead one gets its last data drained and then
- * its remaining transfers fail with SO_EPEER. */
+/* Checks the peers with queued transfers: one that died, closed its transport or left an abort
+ * notice gets its last data drained, then its remaining transfers fail with SO_EPEER. */
 static void check_peers(so__shm *t) {
     for (int i = 0; i < t->npeers; i++) {
         shm_peer *p = &t->peers[i];
-        if ((p->sq || p->rq) && !so__shm_pid_alive(&p->pid)) {
+        if ((p->sq || p->rq) && (atomic_load_explicit(&p->bell->closed, memory_order_acquire) ||
+                                 !so__shm_pid_alive(&p->pid) || peek_notice(t, p))) {
             p->dead = 1;
             if (p->sq) {
                 advance_queue(t, p, 1);
@@ -353,6 +387,9 @@ static int shm_post(so__transport *bt, so__xfer *x) {
     }
     shm_peer *p = &t->peers[t->peer_of_rank[x->peer]];
     if (p->dead) {
+        if (p->has_notice) {
+            x->got = p->notice;
+        }
         finish(x, SO_EPEER);
         return SO_OK;
     }
@@ -511,10 +548,40 @@ static void shm_interrupt(so__transport *bt) {
     so__shm_futex_wake(&t->bell->seq);
 }
 
+/* Best effort, never blocks: an abort record on every ring to a peer that sits at a message
+ * boundary (no send half written) and has room for it. */
+static void shm_notify(so__transport *bt, const so__msg_hdr *notice) {
+    so__shm *t = (so__shm *)bt;
+    for (int i = 0; i < t->npeers; i++) {
+        shm_peer *p = &t->peers[i];
+        if (p->sq && p->sq->tp_priv[0]) {
+            continue; /* inside a message: the notice would be read as payload */
+        }
+        p->stail = atomic_load_explicit(&p->sctl->tail, memory_order_acquire);
+        if (send_room(t, p) < SO__SHM_REC) {
+            continue;
+        }
+        unsigned char *rec = p->sdata + (p->shead & t->mask);
+        so__msg_hdr h = *notice;
+        h.magic = SO__MSG_ABORT_MAGIC;
+        memcpy(rec, &h, sizeof h);
+        atomic_store_explicit(rec_stamp(rec), p->shead + 1, memory_order_release);
+        p->shead += SO__SHM_REC;
+        publish(&p->sctl->head, p->shead, p->bell);
+    }
+}
+
 static void shm_close(so__transport *bt) {
     so__shm *t = (so__shm *)bt;
     if (!t) {
         return;
+    }
+    if (t->bell) { /* peers waiting on us see it at their next liveness check: wake them */
+        atomic_store_explicit(&t->bell->closed, 1, memory_order_release);
+        for (int i = 0; i < t->npeers; i++) {
+            atomic_fetch_add_explicit(&t->peers[i].bell->seq, 1, memory_order_release);
+            so__shm_futex_wake(&t->peers[i].bell->seq);
+        }
     }
     for (int i = 0; i < t->npeers; i++) {
         fail_peer(&t->peers[i], SO_EABORTED);
@@ -532,6 +599,7 @@ static const so__transport_ops shm_ops = {
     .progress = shm_progress,
     .interrupt = shm_interrupt,
     .close = shm_close,
+    .notify = shm_notify,
 };
 
 /* ---- open ---- */

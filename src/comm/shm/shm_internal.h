@@ -45,6 +45,7 @@ typedef struct so__shm_bell {
     _Alignas(128) _Atomic uint32_t seq; /* bumped by wakers; the member futex-waits on it */
     _Atomic uint32_t sleeping;          /* 1 while the member is (about to be) asleep */
     _Alignas(64) _Atomic int32_t cpu;   /* CPU the member last waited on, + 1 (0 = unknown) */
+    _Atomic uint32_t closed;            /* 1 once the member closed its transport */
 } so__shm_bell;
 
 /* Ring control: head and tail on separate 128-byte blocks (adjacent-line prefetch). */
