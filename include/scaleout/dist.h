@@ -1,8 +1,9 @@
 /*
  * Distributed-systems building blocks of the book's chapters 1 and 2: stable hashing (md5),
  * partitioners (contiguous, hash mod M, consistent-hash ring with virtual nodes), vector clocks
- * and grow-only counters, ring gossip over a process group, and BSP supersteps (real ones on a
- * group, and the 2.2.1 model drawn with the CPython-compatible generator).
+ * and grow-only counters, ring gossip over a process group, BSP supersteps (real ones on a
+ * group, and the 2.2.1 model drawn with the CPython-compatible generator), and Raft (leader
+ * election and log replication over a group).
  *
  *   uint64_t start, count; so_part_contiguous(1000, 6, r, &start, &count);   // 2.1.2
  *   so_hash_ring *ring; so_hash_ring_create(200, &ring);
@@ -11,7 +12,7 @@
  *   so_gossip_ring_round(comm, &x, 1, 0.5);                                // 1.4.1, one round
  *
  * Sources: src/core/md5.c, src/data/partition.c, src/data/vclock.c, src/coll/dist_gossip.c,
- * src/coll/dist_bsp.c. Functions taking a so_comm are collective: every rank calls them in the
+ * src/coll/dist_bsp.c, src/coll/dist_raft.c. Functions taking a so_comm are collective: every rank calls them in the
  * same order. Nothing here is shared between threads without a lock.
  */
 #ifndef SCALEOUT_DIST_H

@@ -13,9 +13,10 @@
  * first call); barrier-aligned trials on a group (max over ranks); a scaling study (speedup,
  * efficiency, Karp-Flatt, the first K below an efficiency threshold, a least-squares Amdahl fit);
  * a linear fit for alpha-beta; an open-loop Poisson load generator that measures every request
- * from its intended send time (no coordinated omission) and reports goodput at an SLO, with an
- * M/M/1 discrete-event twin; deterministic (fixed-order) vs arrival-order reductions; summation
- * orders; and the environment of a run as JSON. Nothing here is shared between threads.
+ * from its intended send time (no coordinated omission) and reports goodput at an SLO and the
+ * live Little's L, with an M/M/1 discrete-event twin and a static-batching queue (3.4.2);
+ * deterministic (fixed-order) vs arrival-order reductions; summation orders; and the environment
+ * of a run as JSON. Nothing here is shared between threads.
  */
 #ifndef SCALEOUT_HARNESS_H
 #define SCALEOUT_HARNESS_H
