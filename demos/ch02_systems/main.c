@@ -646,5 +646,5 @@ static int demo_ch02(int argc, char **argv) {
 }
 
 SO_CLI_DEMO(ch02, "distributed-systems concepts: roles, shards, consistent hashing, BSP with a "
-                  "straggler, vector clocks, checkpoints",
+                  "straggler, vector clocks, Raft, checkpoints",
             demo_ch02)
