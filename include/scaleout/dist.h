@@ -11,8 +11,8 @@
  *   int owner = so_hash_ring_owner(ring, so_part_md5_mod("key-42", 1ull << 32));
  *   so_gossip_ring_round(comm, &x, 1, 0.5);                                // 1.4.1, one round
  *
- * Sources: src/core/md5.c, src/data/partition.c, src/data/vclock.c, src/coll/dist_gossip.c,
- * src/coll/dist_bsp.c, src/coll/dist_raft.c. Functions taking a so_comm are collective: every rank calls them in the
+ * Sources: src/core/md5.c, src/data/partition.c, src/data/vclock.c, src/infra/dist_gossip.c,
+ * src/infra/dist_bsp.c, src/infra/dist_raft.c. Functions taking a so_comm are collective: every rank calls them in the
  * same order. Nothing here is shared between threads without a lock.
  */
 #ifndef SCALEOUT_DIST_H

@@ -1,5 +1,5 @@
 /*
- * The measurement harness of chapter 5 (src/coll/harness*.c): how to measure a distributed
+ * The measurement harness of chapter 5 (src/infra/harness*.c): how to measure a distributed
  * system so the numbers mean something.
  *
  *   double t[25]; so_trials s;
