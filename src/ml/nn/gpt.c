@@ -4,7 +4,7 @@
  * head with a fused softmax cross-entropy. Attention is causal with optional grouped-query heads;
  * norms are LayerNorm or RMSNorm; the MLP is Linear -> GELU|SiLU -> Linear.
  *
- * Memory: one parameter array, one gradient array, (threads-1) private gradient arrays, and one
+ * Memory: one parameter array, one gradient array, (chunks-1) per-chunk gradient arrays, and one
  * activation arena sized for max_batch x ctx, all allocated at create; forward/backward allocate
  * nothing. The activation arena keeps every tensor backward needs per layer (llm.c's layout) plus
  * per-layer residual gradients, so a pipeline stage can run any block range.
