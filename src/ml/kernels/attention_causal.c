@@ -6,8 +6,8 @@
  * Three small kernels cover the six products, each computing a 4-row x 16-column tile in
  * registers (gcc vectorises the 16 columns; 8 AVX2 accumulators):
  *   tri_abt: C[t][j] = a * sum_e A[t][e] Bt[e][j] for j <= t        (S and dP; B transposed first)
- *   tri_pb:  C[t][c] += a * sum_{j<=t} P[t][j] B[j][c]               (Y and dQ)
- *   tri_ptb: C[j][c] += a * sum_{t>=j} P[t][j] B[t][c]               (dK and dV)
+ *   tri_pb:  C[t][c] (+)= a * sum_{j<=t} P[t][j] B[j][c]             (Y and dQ)
+ *   tri_ptb: C[j][c] (+)= a * sum_{t>=j} P[t][j] B[t][c]             (dK and dV)
  * Only tiles touching the lower triangle are computed, so the flops are about (T+4)/(2T) of the
  * full squares that GEMM does: ~0.55x at T=128. A per-thread scratch (K or V transposed, HS x T,
  * grown once and kept) is the only extra memory.
@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "scaleout/ml.h"
+#include "kernels_internal.h"
 #include "vmath.h"
 
 #define TR 4  /* tile rows */
@@ -150,21 +150,21 @@ tile_pb(v8 acc[8], const float *p0, const float *p1, const float *p2, const floa
 
 /* Scalar tile for column remainders (N not a multiple of 16). */
 static void tile_tail(float *C, int ldc, const float *P, int prow, int pcol, const float *B,
-                      int ldb, int nr, int nc, int k0, int k1, float a) {
+                      int ldb, int nr, int nc, int k0, int k1, float a, int add) {
     for (int r = 0; r < nr; r++) {
         for (int c = 0; c < nc; c++) {
             float s = 0.0f;
             for (int k = k0; k < k1; k++) {
                 s += P[(size_t)r * prow + (size_t)k * pcol] * B[(size_t)k * ldb + c];
             }
-            C[(size_t)r * ldc + c] += a * s;
+            C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + a * s;
         }
     }
 }
 
 /* C (T,N; stride ldc) += a * P (T,T; zero above the diagonal) . B (T,N; stride ldb). */
 static void tri_pb(float *C, int ldc, const float *P, const float *B, int ldb, int T, int N,
-                   float a) {
+                   float a, int add) {
     for (int t0 = 0; t0 < T; t0 += TR) {
         int nr = T - t0 < TR ? T - t0 : TR;
         const float *p0 = P + (size_t)t0 * T;
@@ -174,18 +174,18 @@ static void tri_pb(float *C, int ldc, const float *P, const float *B, int ldb, i
         for (; c0 + TC <= N; c0 += TC) {
             v8 acc[8] = {0};
             tile_pb(acc, p0, p1, p2, p3, 1, B + c0, ldb, 0, t0 + nr);
-            put_tile(C + (size_t)t0 * ldc + c0, ldc, acc, nr, TC, a, 1);
+            put_tile(C + (size_t)t0 * ldc + c0, ldc, acc, nr, TC, a, add);
         }
         if (c0 < N) {
             tile_tail(C + (size_t)t0 * ldc + c0, ldc, p0, T, 1, B + c0, ldb, nr, N - c0, 0,
-                      t0 + nr, a);
+                      t0 + nr, a, add);
         }
     }
 }
 
 /* C (T,N; stride ldc) += a * P^T . B, P (T,T) zero above the diagonal, B (T,N; stride ldb). */
 static void tri_ptb(float *C, int ldc, const float *P, const float *B, int ldb, int T, int N,
-                    float a) {
+                    float a, int add) {
     for (int j0 = 0; j0 < T; j0 += TR) {
         int nr = T - j0 < TR ? T - j0 : TR;
         /* row r of P^T is column j0+r of P: stride T between k (= t) steps */
@@ -196,10 +196,11 @@ static void tri_ptb(float *C, int ldc, const float *P, const float *B, int ldb, 
         for (; c0 + TC <= N; c0 += TC) {
             v8 acc[8] = {0};
             tile_pb(acc, p0, p1, p2, p3, T, B + c0, ldb, j0, T);
-            put_tile(C + (size_t)j0 * ldc + c0, ldc, acc, nr, TC, a, 1);
+            put_tile(C + (size_t)j0 * ldc + c0, ldc, acc, nr, TC, a, add);
         }
         if (c0 < N) {
-            tile_tail(C + (size_t)j0 * ldc + c0, ldc, p0, 1, T, B + c0, ldb, nr, N - c0, j0, T, a);
+            tile_tail(C + (size_t)j0 * ldc + c0, ldc, p0, 1, T, B + c0, ldb, nr, N - c0, j0, T, a,
+                      add);
         }
     }
 }
@@ -243,18 +244,15 @@ void so_attention_forward(float *out, float *att, const float *qkv, int B, int T
                     }
                 }
                 float *y = out + (size_t)b * T * C + h * HS;
-                for (int t = 0; t < T; t++) {
-                    memset(y + (size_t)t * C, 0, (size_t)HS * sizeof(float));
-                }
-                tri_pb(y, C, p, v, R, T, HS, 1.0f);
+                tri_pb(y, C, p, v, R, T, HS, 1.0f, 0); /* every row of y is written */
             }
         }
     }
 }
 
-/* dqkv (B,T,(NH+2KVH)HS) accumulated; datt scratch (T,T); dout (B,T,NH*HS). */
-void so_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
-                           const float *att, int B, int T, int NH, int KVH, int HS) {
+/* dqkv (B,T,(NH+2KVH)HS) accumulated (add) or overwritten; datt scratch (T,T); dout (B,T,NH*HS). */
+static void backward(float *dqkv, float *datt, const float *dout, const float *qkv,
+                     const float *att, int B, int T, int NH, int KVH, int HS, int add) {
     int R = (NH + 2 * KVH) * HS, C = NH * HS, group = NH / KVH;
     int Tp = (T + TC - 1) / TC * TC;
     float scale = 1.0f / sqrtf((float)HS);
@@ -272,7 +270,8 @@ void so_attention_backward(float *dqkv, float *datt, const float *dout, const fl
                 const float *p = att + ((size_t)b * NH + h) * T * T;
                 const float *dy = dout + (size_t)b * T * C + h * HS;
                 tri_abt(datt, dy, C, vt, Tp, T, HS, 1.0f); /* dP */
-                tri_ptb(dv, R, p, dy, C, T, HS, 1.0f);     /* dV += P^T dY */
+                int add_kv = add || h != g * group; /* the group's first head may set dK, dV */
+                tri_ptb(dv, R, p, dy, C, T, HS, 1.0f, add_kv); /* dV += P^T dY */
                 for (int t = 0; t < T; t++) {
                     const float *pr = p + (size_t)t * T;
                     float *dr = datt + (size_t)t * T;
@@ -289,9 +288,19 @@ void so_attention_backward(float *dqkv, float *datt, const float *dout, const fl
                         dr[j] = 0.0f;
                     }
                 }
-                tri_pb(dq, R, datt, k, R, T, HS, scale);  /* dQ += s dS K */
-                tri_ptb(dk, R, datt, q, R, T, HS, scale); /* dK += s dS^T Q */
+                tri_pb(dq, R, datt, k, R, T, HS, scale, add);     /* dQ += s dS K */
+                tri_ptb(dk, R, datt, q, R, T, HS, scale, add_kv); /* dK += s dS^T Q */
             }
         }
     }
+}
+
+void so_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
+                           const float *att, int B, int T, int NH, int KVH, int HS) {
+    backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS, 1);
+}
+
+void so__attention_backward_set(float *dqkv, float *datt, const float *dout, const float *qkv,
+                                const float *att, int B, int T, int NH, int KVH, int HS) {
+    backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS, 0);
 }

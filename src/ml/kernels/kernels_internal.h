@@ -12,5 +12,8 @@ void so__matmul_backward_set(float *dinp, float *dweight, float *dbias, const fl
 /* dinp = gelu'(inp) * dout, silu'(inp) * dout (overwritten). */
 void so__gelu_backward_set(float *dinp, const float *inp, const float *dout, size_t n);
 void so__silu_backward_set(float *dinp, const float *inp, const float *dout, size_t n);
+/* dqkv = gradient (overwritten: every element of the B,T rows is written). */
+void so__attention_backward_set(float *dqkv, float *datt, const float *dout, const float *qkv,
+                                const float *att, int B, int T, int NH, int KVH, int HS);
 
 #endif

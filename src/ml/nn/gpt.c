@@ -581,9 +581,8 @@ static void block_bwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1
     PROF(m, tid, P_MATMUL,
          so__matmul_backward_set(datty, G(g, o->projw), G(g, o->projb), dmid, atty,
                                  P(m, o->projw), N, C, C));
-    memset(dqkv, 0, (size_t)N * Q * sizeof(float));
     PROF(m, tid, P_ATTN,
-         so_attention_backward(dqkv, datt, datty, qkv, att, nb, T, m->c.heads, m->c.kv_heads,
+         so__attention_backward_set(dqkv, datt, datty, qkv, att, nb, T, m->c.heads, m->c.kv_heads,
                                m->HS));
     PROF(m, tid, P_MATMUL,
          so__matmul_backward_set(dln, G(g, o->qkvw), G(g, o->qkvb), dqkv, ln1, P(m, o->qkvw), N,
