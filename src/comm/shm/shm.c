@@ -657,11 +657,19 @@ static int online_cpus(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static uint64_t ring_bytes_knob(void) {
+/* The ring size: SO_SHM_RING_BYTES rounded up to a power of two (4 KiB .. 1 GiB), shrunk for
+ * large local groups so the m*(m-1) rings stay within SEG_BUDGET (but not below 64 KiB). Every
+ * rank of a host computes the same value from the same knob and m (the attach checks it). */
+#define SEG_BUDGET ((uint64_t)256 << 20)
+static uint64_t ring_bytes_for(int nlocal) {
     int64_t v = so_param_int("SO_SHM_RING_BYTES");
     uint64_t r = SO__SHM_RING_MIN;
     while (r < (uint64_t)(v > 0 ? v : 0) && r < SO__SHM_RING_MAX) {
         r <<= 1;
+    }
+    uint64_t rings = (uint64_t)nlocal * (uint64_t)(nlocal > 1 ? nlocal - 1 : 1);
+    while (r > ((uint64_t)64 << 10) && r * rings > SEG_BUDGET) {
+        r >>= 1;
     }
     return r;
 }
@@ -699,7 +707,7 @@ int so__transport_shm_open(const so__transport_init *in, so__transport **out) {
     t->rank = in->rank;
     t->size = in->size;
     t->nlocal = nlocal;
-    t->cap = ring_bytes_knob();
+    t->cap = ring_bytes_for(nlocal);
     t->mask = t->cap - 1;
     t->chunk = (size_t)(t->cap / 8 < CHUNK_MAX ? t->cap / 8 : CHUNK_MAX);
     t->last_live_check = so_now_ns();
