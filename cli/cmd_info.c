@@ -9,6 +9,10 @@
 
 #include "cli.h"
 
+/* From src/comm/mpi/mpi.c (comm's private header is not the CLI's): "Open MPI v4.1.4", or ""
+ * when MPI is not built in. */
+const char *so__mpi_library(void);
+
 static void info_usage(FILE *f) {
     fprintf(f, "usage: scaleout info [--knobs-only]\n\n"
                "Prints the version, build, transports, optional dependencies, CPUs and every\n"
@@ -40,7 +44,11 @@ static int cmd_info(int argc, char **argv) {
         printf("scaleout %s\n", SO_VERSION);
         printf("  build         %s\n", SO_BUILD_TYPE);
         printf("  sanitizer     %s\n", san);
-        printf("  transports    self shm tcp; mpi: not built\n");
+        if (SO_HAVE_MPI) {
+            printf("  transports    self shm tcp; mpi: built in (%s)\n", so__mpi_library());
+        } else {
+            printf("  transports    self shm tcp; mpi: not built\n");
+        }
         printf("  OpenBLAS      %s\n",
                SO_HAVE_OPENBLAS ? "yes (GEMM fast path)" : "no (plain kernels)");
         printf("  Open MPI      %s\n", SO_HAVE_MPI ? "found (peer benchmarks)" : "not found");

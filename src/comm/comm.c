@@ -6,7 +6,9 @@
  * `ip netns` count as different hosts; SO_HOST_ID overrides it for tests), and reads everyone's record before the deadline (a rank
  * that never arrives is named). Host indexes follow the first rank seen on each host; local rank
  * and size follow. Then it opens the transports: self for itself, shm for peers on the same host
- * (transport "auto" or "shm"), tcp for the rest (or for all peers with "tcp"). With "auto", a shm
+ * (transport "auto" or "shm"), tcp for the rest (or for all peers with "tcp"); when every rank
+ * runs under MPI (its record carries its MPI_COMM_WORLD rank), "auto" reaches peers on other
+ * hosts over mpi instead of tcp, and "mpi" uses mpi for every peer. With "auto", a shm
  * transport that is not built (SO_ENOTSUP) hands its peers to tcp. Each group, including every
  * split and duplicate, opens its own transport instances under its own prefix, so groups never
  * share a connection or a ring and tearing one down cannot disturb another.
@@ -53,19 +55,34 @@ static void host_id(char *id, size_t cap, char *name, size_t name_cap) {
 
 static int open_transports(so_comm *c, int64_t deadline) {
     const char *mode = c->transport;
+    int all_mpi = 1;
+    for (int r = 0; r < c->size; r++) {
+        if (c->mpi_ranks[r] < 0) {
+            if (!strcmp(mode, "mpi") && c->size > 1) {
+                return so__fail(SO_ENOTSUP, "so_comm_create(%s): transport mpi, but MPI is not "
+                                "initialised on rank %d (run under mpirun, or MPI_Init first)",
+                                c->prefix, r);
+            }
+            all_mpi = 0;
+        }
+    }
     int *peers = malloc((size_t)c->size * sizeof *peers);
     if (!peers) {
         return so__fail(SO_ENOMEM, "so_comm_create: out of memory");
     }
     for (int r = 0; r < c->size; r++) {
-        c->peer_tp[r] = r == c->rank                                      ? SO__TP_SELF
-                        : (c->host_of[r] == c->host && strcmp(mode, "tcp")) ? SO__TP_SHM
-                                                                            : SO__TP_TCP;
+        int same = c->host_of[r] == c->host;
+        c->peer_tp[r] = r == c->rank                                       ? SO__TP_SELF
+                        : !strcmp(mode, "mpi")                              ? SO__TP_MPI
+                        : (same && strcmp(mode, "tcp"))                     ? SO__TP_SHM
+                        : (!same && all_mpi && !strcmp(mode, "auto"))       ? SO__TP_MPI
+                                                                             : SO__TP_TCP;
     }
     so__transport_init in = {.rank = c->rank, .size = c->size, .peers = peers, .pids = c->pids,
-                             .store = c->store, .prefix = c->prefix, .deadline_ns = deadline};
+                             .store = c->store, .prefix = c->prefix, .deadline_ns = deadline,
+                             .mpi_ranks = c->mpi_ranks};
     int rc = so__transport_self_open(&in, &c->tp[SO__TP_SELF]);
-    for (int kind = SO__TP_SHM; rc == SO_OK && kind <= SO__TP_TCP; kind++) {
+    for (int kind = SO__TP_SHM; rc == SO_OK && kind <= SO__TP_MPI; kind++) {
         in.npeers = 0;
         for (int r = 0; r < c->size; r++) {
             if (c->peer_tp[r] == kind) {
@@ -76,7 +93,8 @@ static int open_transports(so_comm *c, int64_t deadline) {
             continue;
         }
         rc = kind == SO__TP_SHM ? so__transport_shm_open(&in, &c->tp[kind])
-                                : so__transport_tcp_open(&in, &c->tp[kind]);
+             : kind == SO__TP_TCP ? so__transport_tcp_open(&in, &c->tp[kind])
+                                  : so__transport_mpi_open(&in, &c->tp[kind]);
         if (rc == SO_ENOTSUP && kind == SO__TP_SHM && !strcmp(mode, "auto")) {
             SO_LOGD("group %s: shm not available, same-host peers use tcp", c->prefix);
             for (int r = 0; r < c->size; r++) {
@@ -94,6 +112,7 @@ static int open_transports(so_comm *c, int64_t deadline) {
 static int exchange_info(so_comm *c, int64_t deadline) {
     char id[200], name[64], key[300], val[400];
     host_id(id, sizeof id, name, sizeof name);
+    int mpi_rank = so__mpi_world_rank();
     char(*ids)[200] = calloc((size_t)c->size, sizeof *ids);
     if (!ids) {
         return so__fail(SO_ENOMEM, "so_comm_create: out of memory");
@@ -101,7 +120,7 @@ static int exchange_info(so_comm *c, int64_t deadline) {
     int rc = SO_OK;
     if (c->store) {
         snprintf(key, sizeof key, "%s/info/%d", c->prefix, c->rank);
-        int n = snprintf(val, sizeof val, "%d %s %s", (int)getpid(), id, name);
+        int n = snprintf(val, sizeof val, "%d %s %s %d", (int)getpid(), id, name, mpi_rank);
         rc = so_store_set(c->store, key, val, (size_t)n);
     } else if (c->size != 1) {
         rc = so__fail(SO_EINVAL, "so_comm_create: a group of %d ranks needs a store", c->size);
@@ -117,10 +136,13 @@ static int exchange_info(so_comm *c, int64_t deadline) {
                 break;
             }
         } else {
-            len = (size_t)snprintf(val, sizeof val, "%d %s %s", (int)getpid(), id, name);
+            len = (size_t)snprintf(val, sizeof val, "%d %s %s %d", (int)getpid(), id, name, mpi_rank);
         }
         val[len < sizeof val ? len : sizeof val - 1] = 0;
-        if (rc < 0 || sscanf(val, "%d %199s %63s", &c->pids[r], ids[r], c->hostnames[r]) != 3) {
+        /* The MPI rank is optional (a record without it is not an MPI process). */
+        c->mpi_ranks[r] = -1;
+        if (rc < 0 || sscanf(val, "%d %199s %63s %d", &c->pids[r], ids[r], c->hostnames[r],
+                             &c->mpi_ranks[r]) < 3) {
             rc = rc < 0 ? rc : so__fail(SO_EPROTO, "so_comm_create: bad record '%s' for rank %d", val, r);
             break;
         }
@@ -166,8 +188,10 @@ int so__comm_create_prefixed(int rank, int size, const char *transport, int time
     if (!transport || !*transport) {
         transport = so_param_str("SO_TRANSPORT");
     }
-    if (strcmp(transport, "auto") && strcmp(transport, "shm") && strcmp(transport, "tcp")) {
-        return so__fail(SO_EINVAL, "so_comm_create: unknown transport '%s' (auto, shm, tcp)", transport);
+    if (strcmp(transport, "auto") && strcmp(transport, "shm") && strcmp(transport, "tcp") &&
+        strcmp(transport, "mpi")) {
+        return so__fail(SO_EINVAL, "so_comm_create: unknown transport '%s' (auto, shm, tcp, mpi)",
+                        transport);
     }
     if (strlen(prefix) >= sizeof(((so_comm *)0)->prefix) - 24) {
         return so__fail(SO_EINVAL, "so_comm_create: group name '%s' is too long", prefix);
@@ -190,10 +214,11 @@ int so__comm_create_prefixed(int rank, int size, const char *transport, int time
     c->blame = -1;
     c->host_of = calloc((size_t)size, sizeof *c->host_of);
     c->pids = calloc((size_t)size, sizeof *c->pids);
+    c->mpi_ranks = calloc((size_t)size, sizeof *c->mpi_ranks);
     c->hostnames = calloc((size_t)size, sizeof *c->hostnames);
     c->peer_tp = calloc((size_t)size, 1);
     c->peer_counters = calloc((size_t)size, sizeof *c->peer_counters);
-    if (!c->host_of || !c->pids || !c->hostnames || !c->peer_tp || !c->peer_counters) {
+    if (!c->host_of || !c->pids || !c->mpi_ranks || !c->hostnames || !c->peer_tp || !c->peer_counters) {
         so_comm_destroy(c);
         return so__fail(SO_ENOMEM, "so_comm_create: out of memory");
     }
@@ -349,12 +374,19 @@ void so_comm_destroy(so_comm *c) {
     }
     free(c->host_of);
     free(c->pids);
+    free(c->mpi_ranks);
     free(c->hostnames);
     free(c->peer_tp);
     free(c->peer_counters);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    /* MPI_Finalize waits for every rank; after a failure a peer may never come, so a poisoned
+     * world leaves MPI as it is (mpirun then reports the job as failed). */
+    int finalize = c->mpi_finalize && !c->poisoned && !atomic_load(&c->aborted);
     free(c);
+    if (finalize) {
+        so__mpi_finalize();
+    }
 }
 
 int so_comm_rank(const so_comm *c) { return c->rank; }
@@ -377,7 +409,7 @@ const char *so_comm_transport_name(const so_comm *c, int peer) {
     if (peer < 0 || peer >= c->size) {
         return "?";
     }
-    static const char *const names[SO__TP_COUNT] = {"self", "shm", "tcp"};
+    static const char *const names[SO__TP_COUNT] = {"self", "shm", "tcp", "mpi"};
     return names[c->peer_tp[peer]];
 }
 

@@ -13,10 +13,21 @@
  *     job id from SO_JOB_ID, PMIX_NAMESPACE, OMPI_MCA_orte_ess_jobid or SLURM_JOB_ID.SLURM_STEP_ID.
  *     Rank 0 removes the directory at so_comm_destroy (after every rank said goodbye).
  *   - nothing set: a group of one.
+ * Under Open MPI's launcher, when MPI is built in (and SO_MPI is not 0): MPI is initialised
+ * if the application has not (MPI_THREAD_MULTIPLE), rank and size come from MPI_COMM_WORLD, and
+ * the group reaches peers on other hosts over the mpi transport (shm still serves same-host
+ * peers; SO_TRANSPORT=mpi makes every peer mpi). Rendezvous is as above on one host; across
+ * hosts without MASTER_ADDR, rank 0 serves a TCP store and broadcasts its address over MPI
+ * (SO_TCP_ADVERTISE_ADDR, else its first non-loopback IPv4 address). so_comm_destroy of this
+ * group calls MPI_Finalize if we initialised MPI.
  * Limits: the file store works for one host only; a stale directory from a crashed run with the
  * same job id is reused (job ids are unique per launch under Open MPI and Slurm).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -58,6 +69,50 @@ static const char *job_id(char *buf, size_t cap) {
     return buf;
 }
 
+/* The first non-loopback IPv4 address of this host, for peers on other hosts. */
+static void first_ipv4(char *out, size_t cap) {
+    snprintf(out, cap, "127.0.0.1");
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0) {
+        return;
+    }
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK) &&
+            (i->ifa_flags & IFF_UP)) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, out,
+                      (socklen_t)cap);
+            break;
+        }
+    }
+    freeifaddrs(ifs);
+}
+
+/* Across hosts under MPI: rank 0 serves a TCP store and tells everyone where over MPI_Bcast. */
+static int mpi_tcp_store(int rank, int timeout_ms, so_store **store, so_store_server **server) {
+    char where[300] = "";
+    if (rank == 0) {
+        const char *bind = so_param_str("SO_TCP_BIND_ADDR");
+        if (so_store_server_start(*bind ? bind : "0.0.0.0", 0, server) == SO_OK) {
+            char host[256];
+            const char *adv = so_param_str("SO_TCP_ADVERTISE_ADDR");
+            if (*adv) {
+                snprintf(host, sizeof host, "%s", adv);
+            } else {
+                first_ipv4(host, sizeof host);
+            }
+            snprintf(where, sizeof where, "%s %d", host, so_store_server_port(*server));
+        }
+    }
+    SO_TRY(so__mpi_bcast(where, (int)sizeof where, 0));
+    char host[256];
+    int port = 0;
+    if (sscanf(where, "%255s %d", host, &port) != 2) {
+        return so__fail(SO_EIO, "so_comm_init_from_env: rank 0 could not serve the store");
+    }
+    SO_LOGI("store at %s:%d (served by rank 0, found over MPI)", host, port);
+    return so_store_create_tcp(host, port, timeout_ms, store);
+}
+
 int so_comm_init_from_env(so_comm **out) {
     *out = NULL;
     /* rank, size, local rank, local size (NULL: derived from host ids), description */
@@ -82,6 +137,18 @@ int so_comm_init_from_env(so_comm **out) {
         }
         rank = 0;
         size = 1;
+    }
+    int use_mpi = so__mpi_init_from_env(&rank, &size);
+    if (use_mpi < 0) {
+        return use_mpi;
+    }
+    if (use_mpi) {
+        src = so__mpi_we_initialised() ? "MPI_COMM_WORLD (MPI initialised by scaleout)"
+                                        : "MPI_COMM_WORLD (MPI initialised by the application)";
+        if (!getenv("OMPI_COMM_WORLD_LOCAL_RANK") || !env_int("OMPI_COMM_WORLD_LOCAL_RANK", &local_rank) ||
+            !env_int("OMPI_COMM_WORLD_LOCAL_SIZE", &local_size)) {
+            local_rank = local_size = -1;
+        }
     }
     if (size < 1 || rank >= size) {
         return so__fail(SO_EINVAL, "so_comm_init_from_env: rank %d is not below world size %d (from %s)",
@@ -109,6 +176,8 @@ int so_comm_init_from_env(so_comm **out) {
             rc = so__fail(rc, "so_comm_init_from_env: no store at MASTER_ADDR:MASTER_PORT = %s:%d "
                               "(%s)", maddr, mport, why);
         }
+    } else if (use_mpi && !(local_size == size)) {
+        rc = mpi_tcp_store(rank, timeout_ms, &store, &server);
     } else {
         char id[160];
         if (!job_id(id, sizeof id)) {
@@ -143,6 +212,7 @@ int so_comm_init_from_env(so_comm **out) {
         return so__fail(rc, "%s", why);
     }
     c->owns_store = 1;
+    c->mpi_finalize = so__mpi_we_initialised();
     c->server = server;
     snprintf(c->cleanup_dir, sizeof c->cleanup_dir, "%s", dir);
     *out = c;

@@ -11,15 +11,17 @@
 
 #include "comm_internal.h"
 
-enum { SO__TP_SELF = 0, SO__TP_SHM, SO__TP_TCP, SO__TP_COUNT };
+enum { SO__TP_SELF = 0, SO__TP_SHM, SO__TP_TCP, SO__TP_MPI, SO__TP_COUNT };
 
 struct so_comm {
     int rank, size, local_rank, local_size, host, nhosts;
     int *host_of;        /* host index of every rank */
     int *pids;           /* pid of every rank */
+    int *mpi_ranks;      /* MPI_COMM_WORLD rank of every rank, -1 where MPI is not initialised */
+    int mpi_finalize;    /* the world group of so_comm_init_from_env that initialised MPI */
     char (*hostnames)[64];
     int timeout_ms;
-    char transport[8];   /* "auto" "shm" "tcp" as asked at creation */
+    char transport[8];   /* "auto" "shm" "tcp" "mpi" as asked at creation */
     char prefix[200];    /* unique store-key prefix of this group */
     so_store *store;     /* borrowed unless owns_store */
     int owns_store;
@@ -80,6 +82,17 @@ int so__ms_left(int64_t deadline_ns);
 void so__comm_close_transports(so_comm *c);
 /* Stops the worker of nonblocking collectives and frees the duplicate. */
 void so__comm_worker_stop(so_comm *c);
+
+/* MPI (mpi/mpi.c; stubs when MPI is not built in). */
+int so__mpi_world_rank(void); /* -1 when MPI is not initialised in this process */
+/* Under Open MPI's launcher (or after the application's MPI_Init): initialises MPI if nobody
+ * did (MPI_THREAD_MULTIPLE) and gives the MPI_COMM_WORLD rank and size; 1 then, 0 when MPI is
+ * not in use (SO_MPI=0, not built, not launched by mpirun), or a negative SO_E*. */
+int so__mpi_init_from_env(int *rank, int *size);
+int so__mpi_bcast(void *buf, int bytes, int root); /* over MPI_COMM_WORLD */
+int so__mpi_we_initialised(void);
+void so__mpi_finalize(void); /* only if we initialised MPI */
+const char *so__mpi_library(void); /* "Open MPI v4.1.4" or "" */
 
 /* A pending point-to-point transfer or nonblocking collective (comm_request.c). */
 struct so_request {

@@ -118,6 +118,7 @@ typedef struct so__transport_init {
     so_store *store;
     const char *prefix; /* unique store-key prefix of this group, e.g. "world/3" */
     int64_t deadline_ns;
+    const int *mpi_ranks; /* MPI_COMM_WORLD rank of every rank (size entries); mpi transport only */
 } so__transport_init;
 
 /* 1 if a received header matches the expected one (magic, tag, len and every signature field). */
@@ -129,5 +130,7 @@ int so__hdr_matches(const so__msg_hdr *want, const so__msg_hdr *got);
 int so__transport_self_open(const so__transport_init *in, so__transport **out);
 int so__transport_shm_open(const so__transport_init *in, so__transport **out);
 int so__transport_tcp_open(const so__transport_init *in, so__transport **out);
+/* Over MPI (src/comm/mpi/mpi.c): SO_ENOTSUP when MPI is not built in or not initialised. */
+int so__transport_mpi_open(const so__transport_init *in, so__transport **out);
 
 #endif

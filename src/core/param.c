@@ -11,7 +11,8 @@
 static const so_param_info params[] = {
     {"SO_LOG", "warn", "Log level: error, warn, info or debug."},
     {"SO_TIMEOUT_MS", "30000", "Deadline of every blocking communication call, in milliseconds."},
-    {"SO_TRANSPORT", "auto", "Transport between ranks: auto (shm on one host, tcp across), shm, tcp."},
+    {"SO_TRANSPORT", "auto", "Transport between ranks: auto (shm on one host, tcp across, or mpi across under mpirun), shm, tcp, mpi (every peer over MPI)."},
+    {"SO_MPI", "auto", "Under mpirun (MPI built in): auto initialises MPI if the program has not and reaches other hosts over it; 0 never touches MPI."},
     {"SO_ALGO", "auto", "Force a collective algorithm (naive, tree, ring, hd, ...) instead of the selector."},
     {"SO_SHM_RING_BYTES", "1048576", "Capacity of each shared-memory ring between two ranks, in bytes."},
     {"SO_SHM_SPIN_NS", "20000", "How long a shared-memory wait spins before sleeping on a futex (0 = never spin)."},
