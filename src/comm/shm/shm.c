@@ -557,16 +557,23 @@ static int shm_progress(so__transport *bt, so__xfer *const *wait, int n, int64_t
             share_cpu = shares_cpu(t);
         }
         idle++;
-        if (t->oversub || share_cpu) {
-            /* Give the CPU to a rank that may be the one we wait for (a syscall per look). */
-            if (t->spin_cur > 0 && so_now_ns() - idle_since < t->spin_cur) {
-                sched_yield();
+        if (t->spin_cur > 0) {
+            /* Pause, or give the CPU to a rank that may be the one we wait for; the clock is read
+             * at every yield (a syscall anyway) and every 64th pause. */
+            int yield = t->oversub || share_cpu;
+            if (!yield && (idle & 63) != 0) {
+                cpu_relax();
                 continue;
             }
-        } else if (t->spin_cur > 0 &&
-                   ((idle & 63) != 0 || so_now_ns() - idle_since < t->spin_cur)) {
-            cpu_relax();
-            continue;
+            int64_t nw = so_now_ns();
+            if (nw - idle_since < t->spin_cur && nw < deadline_ns) {
+                if (yield) {
+                    sched_yield();
+                } else {
+                    cpu_relax();
+                }
+                continue;
+            }
         }
         int64_t now = so_now_ns();
         if (now >= deadline_ns) {
