@@ -5,7 +5,7 @@ if(MPI_C_FOUND)
   add_executable(mpi_coll_matrix ${CMAKE_CURRENT_LIST_DIR}/multiproc/mpi_coll_matrix.c)
   target_link_libraries(mpi_coll_matrix PRIVATE so_coll so_comm so_core)
   foreach(spec "matrix_np4_mpi;4;mpi" "matrix_np3_mpi;3;mpi" "matrix_np4_shm;4;shm"
-               "matrix_np3_shm;3;shm" "fault_np4;4;fault")
+               "matrix_np3_shm;3;shm" "fault_np4;4;fault" "desync_np3;3;desync")
     list(GET spec 0 name)
     list(GET spec 1 np)
     list(GET spec 2 mode)
@@ -14,4 +14,13 @@ if(MPI_C_FOUND)
     set_tests_properties(mpi.${name} PROPERTIES TIMEOUT 120 LABELS "mpi;multiproc"
                          SKIP_RETURN_CODE 77 PROCESSORS 2)
   endforeach()
+endif()
+
+# Across namespace hosts (root; skips otherwise): shm within a host, mpi across; and all-mpi.
+if(MPI_C_FOUND)
+  add_test(NAME netns.mpi_comm COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/netns/netns_mpi_comm.sh
+                                       $<TARGET_FILE:mpi_coll_matrix>
+                                       ${PROJECT_SOURCE_DIR}/scripts/netns-hosts.sh)
+  set_tests_properties(netns.mpi_comm PROPERTIES TIMEOUT 200 LABELS "netns;multiproc;mpi"
+                       SKIP_RETURN_CODE 77 PROCESSORS 2)
 endif()

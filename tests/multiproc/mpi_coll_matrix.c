@@ -10,6 +10,8 @@
  *
  *   mpirun -np 4 build/tests/mpi_coll_matrix [expect-transport]
  *   mpirun -np 4 build/tests/mpi_coll_matrix fault     (rank 1 exits abruptly mid-run)
+ *   mpirun -np 4 build/tests/mpi_coll_matrix desync    (rank 0 calls another collective)
+ *   mpirun ... -H a:2,b:2 build/tests/mpi_coll_matrix mixed   (two hosts: shm within, mpi across)
  *
  * Not a CTest executable by itself: tests/multiproc/mpi_run.sh runs it under mpirun.
  */
@@ -191,6 +193,25 @@ static int run_fault(so_comm *c) {
     return 0;
 }
 
+/* Rank 0 calls a broadcast while the others call an all-reduce: every rank but 0 must fail
+ * within the deadline with a desync or the notice of a peer that saw one (never time out), and
+ * name it; rank 0 (a root whose sends may all have completed) may succeed. Prints DESYNC-OK. */
+static int run_desync(so_comm *c) {
+    float x[10] = {0}, y[10];
+    so_comm_set_timeout_ms(c, 20000);
+    int64_t t0 = so_now_ns();
+    int rc = g_rank == 0 ? so_bcast(c, x, 10, SO_F32, 0) : so_allreduce(c, x, y, 10, SO_F32, SO_SUM);
+    double ms = (double)(so_now_ns() - t0) / 1e6;
+    const char *err = so_comm_last_error(c);
+    int ok = g_rank == 0 ? 1
+                         : (rc == SO_EDESYNC || rc == SO_EPEER) &&
+                               (strstr(err, "desync") || strstr(err, "gave up"));
+    printf("[rank %d] %s in %.0f ms: %s %s\n", g_rank, ok ? "DESYNC-OK" : "DESYNC-BAD", ms,
+           so_err_name(rc), err);
+    fflush(stdout);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     so_comm *c = NULL;
     if (so_comm_init_from_env(&c) < 0) {
@@ -205,7 +226,21 @@ int main(int argc, char **argv) {
         so_comm_destroy(c);
         return rc;
     }
-    if (*mode) {
+    if (!strcmp(mode, "desync")) {
+        int rc = run_desync(c);
+        so_comm_destroy(c);
+        return rc;
+    }
+    if (!strcmp(mode, "mixed")) {
+        /* Several hosts: shm within a host, mpi across (the auto choice under mpirun). */
+        EXPECT(so_comm_nhosts(c) > 1, "expected several hosts, found %d", so_comm_nhosts(c));
+        for (int p = 0; p < k; p++) {
+            const char *want = p == g_rank ? "self"
+                               : so_comm_host_of(c, p) == so_comm_host(c) ? "shm" : "mpi";
+            EXPECT(!strcmp(so_comm_transport_name(c, p), want), "peer %d (host %d) is reached "
+                   "over %s, not %s", p, so_comm_host_of(c, p), so_comm_transport_name(c, p), want);
+        }
+    } else if (*mode) {
         for (int p = 0; p < k; p++) {
             if (p != g_rank) {
                 EXPECT(!strcmp(so_comm_transport_name(c, p), mode), "peer %d is reached over %s, "
