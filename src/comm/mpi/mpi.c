@@ -23,8 +23,8 @@
  * the header arrived and matched.
  *
  * Progress: MPI_Testsome over every outstanding request, posting newly allowed chunks between
- * rounds; when nothing moves it spins briefly, then yields, then sleeps 50 us (oversubscribed
- * ranks need the CPU back). MPI has no deadlines: at the deadline progress returns SO_ETIMEDOUT
+ * rounds; when nothing moves it spins 16 rounds, then yields for up to 1 ms, then sleeps 50 us
+ * per round (oversubscribed ranks need the CPU back). MPI has no deadlines: at the deadline progress returns SO_ETIMEDOUT
  * and the transfers stay posted; the group is poisoned and closed anyway. interrupt() sets an
  * atomic flag that the loop checks every round. notify() sends the abort notice as a header
  * message, which the peer's pre-posted header receive takes (SO_EPEER with the notice).
@@ -56,6 +56,7 @@
 #define EAGER_BYTES 8192u
 #define CHUNK_BYTES (1u << 20)
 #define WINDOW 4
+#define SPIN_ROUNDS 16 /* idle rounds before yielding */
 #define TAG_HDR 1
 #define TAG_DATA 2
 #define HDR_BYTES ((int)sizeof(so__msg_hdr))
@@ -511,6 +512,7 @@ static int all_done(so__xfer *const *wait, int n) {
 static int mpi_progress(so__transport *tp, so__xfer *const *wait, int n, int64_t deadline_ns) {
     mpi_tp *t = (mpi_tp *)tp;
     int idle = 0;
+    int64_t idle_since = 0;
     for (;;) {
         int moved = 0;
         mpi_lock();
@@ -530,10 +532,19 @@ static int mpi_progress(so__transport *tp, so__xfer *const *wait, int n, int64_t
         }
         if (moved) {
             idle = 0;
-        } else if (++idle > 256) {
-            so_sleep_ns(50000);
-        } else if (idle > 16) {
-            sched_yield();
+            idle_since = 0;
+        } else if (++idle > SPIN_ROUNDS) {
+            /* Yield for the first millisecond without progress (an oversubscribed peer gets
+             * the CPU back at once), then sleep 50 us per round. */
+            int64_t now = so_now_ns();
+            if (!idle_since) {
+                idle_since = now;
+            }
+            if (now - idle_since < 1000000) {
+                sched_yield();
+            } else {
+                so_sleep_ns(50000);
+            }
         }
     }
 }
