@@ -90,7 +90,8 @@ static int mpi_ready(void) {
 }
 
 typedef struct mpi_op {
-    so__xfer *x;
+    so__xfer *x;               /* the caller's; not touched once the op failed */
+    int peer;
     struct mpi_op *next;
     MPI_Request hreq;          /* header (+ inline payload) */
     MPI_Request dreq[WINDOW];  /* data chunks in flight */
@@ -215,6 +216,7 @@ static int mpi_post(so__transport *tp, so__xfer *x) {
         return so__fail(SO_ENOMEM, "mpi transport: out of memory posting %zu bytes", x->len);
     }
     o->x = x;
+    o->peer = x->peer;
     o->hreq = MPI_REQUEST_NULL;
     for (int i = 0; i < WINDOW; i++) {
         o->dreq[i] = MPI_REQUEST_NULL;
@@ -307,14 +309,9 @@ static void header_arrived(mpi_tp *t, mpi_op *o, int peer, const MPI_Status *st)
     }
     size_t inl = (size_t)count - (size_t)HDR_BYTES;
     if (!so__hdr_matches(&x->hdr, &x->got) || (x->len <= EAGER_BYTES ? inl != x->len : inl != 0)) {
-        /* Fail this transfer with what came and the peer's later ones too (as tcp does). */
-        mpi_peer *p = &t->peers[peer];
-        p->rq = o->next;
-        if (!p->rq) {
-            p->rq_tail = NULL;
-        }
+        /* Fail this transfer with what came (x->got) and every other one with that peer too,
+         * as tcp does: the pairing of later headers and chunks cannot be trusted any more. */
         xcomplete(x, SO_EDESYNC);
-        op_retire(t, o);
         peer_fail(t, peer, SO_EDESYNC);
         return;
     }
@@ -383,10 +380,6 @@ static void gather(mpi_tp *t, mpi_op *o, int *n) {
     }
 }
 
-static int peer_of(mpi_tp *t, const mpi_op *o) {
-    return o->x->peer;
-}
-
 /* One round: post allowed chunks, test everything outstanding, handle what finished, complete
  * finished transfers in FIFO order. *moved counts events. Called with the MPI lock held. */
 static int pump(mpi_tp *t, int *moved) {
@@ -451,7 +444,7 @@ static int pump(mpi_tp *t, int *moved) {
             if (o->failed) {
                 continue; /* a retired op: only its requests matter */
             }
-            int peer = peer_of(t, o);
+            int peer = o->peer;
             if (rc == MPI_ERR_IN_STATUS && t->st[k].MPI_ERROR != MPI_SUCCESS) {
                 o->failed = 1;
                 peer_fail(t, peer, SO_ECONNRESET);
@@ -605,8 +598,7 @@ static void mpi_close(so__transport *tp) {
                 MPI_Request_free(rq);
             }
         }
-        SO_LOGD("mpi: a cancelled transfer with rank %d was still held by MPI at close",
-                o->x ? o->x->peer : -1);
+        SO_LOGD("mpi: a cancelled transfer with rank %d was still held by MPI at close", o->peer);
         /* o, its staging and bounce buffers are leaked: MPI may still write into them. */
     }
     if (live && t->comm != MPI_COMM_NULL) {
