@@ -34,4 +34,8 @@ void ch04_overlap_defaults(ch04_overlap_cfg *cfg, int quick);
 /* Collective over c: the study, printed by rank 0. Returns 0, or nonzero if a call failed. */
 int ch04_overlap_run(so_comm *c, const ch04_overlap_cfg *cfg, ch04_overlap_result *out);
 
+/* Collective over c: parts (g) and (h) (contract.c), printed by rank 0; *ok = 1 if every check
+ * held (the same on every rank). */
+int ch04_contract_run(so_comm *c, uint64_t seed, int *ok);
+
 #endif

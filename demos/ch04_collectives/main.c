@@ -15,6 +15,8 @@
  *      point-to-point hops (a chain up and back) and checked against so_allreduce;
  *  (e) bytes and messages each algorithm put on the wire (so_comm_counters) against the book's
  *      per-algorithm formulas;
+ *  (g) the all-reduce contract (4.3.1) and (h) the actor-learner broadcast/gather (4.7.1),
+ *      in contract.c;
  *  (f) gradient bucketing and overlap (book 4.10.1, overlap.c): the library's reducer over a
  *      fake backward pass, no-overlap vs overlap and the hidden fraction per bucket size,
  *      beside the 4.10.1 model; --overlap runs only this part (full size unless --quick).
@@ -52,7 +54,7 @@ typedef struct ch04_result {
     const char *gname[CH04_MAX_GROUPS];
     int ngroups;
     int wrong_total, identical, book441, rs_ag_equal, ag_rebuilds, a2a_exact, hops, ex422,
-        counters_ok, counters_n;
+        counters_ok, counters_n, contract;
     double max_over_ideal;
 } ch04_result;
 
@@ -681,6 +683,12 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
         part_c(world, cfg, &res);
         part_d(world, &res);
         part_e(world, cfg, &res);
+        int contract_ok = 0;
+        SO_CHECK(ch04_contract_run(world, 431, &contract_ok));
+        res.contract = contract_ok;
+        if (!contract_ok) {
+            ch04_fail(&res, "the all-reduce contract (4.3.1) or the actor-learner counts (4.7.1) failed");
+        }
     }
     SO_CHECK(ch04_overlap_run(world, &cfg->ov, &ovr));
     if (ovr.wrong) {
@@ -709,9 +717,9 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
             }
             printf(" wrong=0 identical=1 book441=%d rs_ag_equal=%d ag_rebuilds=%d a2a_exact=%d "
                    "moe_max_over_ideal=%.2f ex422=20,16,17 hops=%d counters_match=%d/%d "
-                   "overlap_hidden=%.1f%% seconds=%.1f\n",
+                   "contract=%d overlap_hidden=%.1f%% seconds=%.1f\n",
                    res.book441, res.rs_ag_equal, res.ag_rebuilds, res.a2a_exact,
-                   res.max_over_ideal, res.hops, res.counters_n, res.counters_n,
+                   res.max_over_ideal, res.hops, res.counters_n, res.counters_n, res.contract,
                    100 * ovr.hidden_best, so_now_s() - t0);
         }
         fflush(stdout);
