@@ -61,7 +61,8 @@ typedef struct so_comm_config {
     int size;              /* number of ranks */
     int local_rank;        /* rank among the ranks on this host, or -1 to derive via the store */
     int local_size;        /* ranks on this host, or -1 to derive */
-    const char *transport; /* "auto" (shm within a host, tcp across), "shm", "tcp"; NULL = SO_TRANSPORT */
+    const char *transport; /* "auto" (shm within a host, tcp across, or mpi across when every rank
+                              runs under MPI), "shm", "tcp", "mpi"; NULL = SO_TRANSPORT */
     int timeout_ms;        /* deadline of each blocking call; 0 = SO_TIMEOUT_MS */
     so_store *store;       /* borrowed rendezvous store; must outlive so_comm_create, and the
                               group itself if it is split or runs nonblocking collectives */
@@ -74,7 +75,9 @@ int so_comm_create(const so_comm_config *cfg, so_comm **out);
 /* Reads the rank and size from, first hit wins: SO_RANK/SO_WORLD_SIZE, torchrun's RANK/WORLD_SIZE/
  * LOCAL_RANK/LOCAL_WORLD_SIZE/MASTER_ADDR/MASTER_PORT, Open MPI's OMPI_COMM_WORLD_*, PMI_RANK/
  * PMI_SIZE, Slurm's SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID; connects to the store and creates
- * the group. With none of them set it makes a group of one. */
+ * the group. With none of them set it makes a group of one. Under Open MPI's mpirun (MPI built
+ * in, SO_MPI not 0) it initialises MPI if the program has not, takes rank and size from
+ * MPI_COMM_WORLD, and so_comm_destroy of this group finalizes MPI if it initialised it. */
 int so_comm_init_from_env(so_comm **out);
 /* Collective: ranks with the same color form a new group, ordered by (key, old rank).
  * color < 0 takes part without joining (*out = NULL). */
@@ -97,7 +100,7 @@ int so_comm_nhosts(const so_comm *c);
 int so_comm_host_of(const so_comm *c, int rank);
 int so_comm_timeout_ms(const so_comm *c);
 void so_comm_set_timeout_ms(so_comm *c, int timeout_ms);
-/* The transport used to reach peer ("self", "shm", "tcp"). */
+/* The transport used to reach peer ("self", "shm", "tcp", "mpi"). */
 const char *so_comm_transport_name(const so_comm *c, int peer);
 /* Detail of the last error on this group ("" if none). */
 const char *so_comm_last_error(const so_comm *c);
