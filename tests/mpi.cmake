@@ -5,7 +5,8 @@ if(MPI_C_FOUND)
   add_executable(mpi_coll_matrix ${CMAKE_CURRENT_LIST_DIR}/multiproc/mpi_coll_matrix.c)
   target_link_libraries(mpi_coll_matrix PRIVATE so_coll so_comm so_core)
   foreach(spec "matrix_np4_mpi;4;mpi" "matrix_np3_mpi;3;mpi" "matrix_np4_shm;4;shm"
-               "matrix_np3_shm;3;shm" "fault_np4;4;fault" "desync_np3;3;desync")
+               "matrix_np3_shm;3;shm" "fault_np4;4;fault" "desync_np3;3;desync"
+               "appinit_np3;3;appinit")
     list(GET spec 0 name)
     list(GET spec 1 np)
     list(GET spec 2 mode)

@@ -11,6 +11,7 @@
  *   mpirun -np 4 build/tests/mpi_coll_matrix [expect-transport]
  *   mpirun -np 4 build/tests/mpi_coll_matrix fault     (rank 1 exits abruptly mid-run)
  *   mpirun -np 4 build/tests/mpi_coll_matrix desync    (rank 0 calls another collective)
+ *   mpirun -np 3 build/tests/mpi_coll_matrix appinit   (the program calls MPI_Init itself)
  *   mpirun ... -H a:2,b:2 build/tests/mpi_coll_matrix mixed   (two hosts: shm within, mpi across)
  *
  * Not a CTest executable by itself: tests/multiproc/mpi_run.sh runs it under mpirun.
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <mpi.h>
 
 #include "scaleout/coll.h"
 
@@ -212,7 +215,46 @@ static int run_desync(so_comm *c) {
     return ok ? 0 : 1;
 }
 
+/* The application initialised MPI itself, at MPI_THREAD_FUNNELED: the group takes rank and size
+ * from MPI_COMM_WORLD, blocking collectives work over mpi, a nonblocking one (the worker thread
+ * would call MPI) fails with SO_ENOTSUP, and so_comm_destroy leaves MPI_Finalize to us. */
+static int run_appinit(void) {
+    int provided = -1, wr = -1;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &wr);
+    g_rank = wr;
+    so_comm *c = NULL;
+    if (so_comm_init_from_env(&c) < 0) {
+        fprintf(stderr, "so_comm_init_from_env: %s\n", so_last_error());
+        return 1;
+    }
+    EXPECT(so_comm_rank(c) == wr, "group rank %d, MPI rank %d", so_comm_rank(c), wr);
+    int k = so_comm_size(c), v = wr + 1, sum = 0;
+    check_rc(so_allreduce(c, &v, &sum, 1, SO_I32, SO_SUM), "allreduce", 1);
+    EXPECT(sum == k * (k + 1) / 2, "all-reduce %d, want %d", sum, k * (k + 1) / 2);
+    if (provided < MPI_THREAD_SERIALIZED) {
+        so_request *req = NULL;
+        int rc = so_iallreduce(c, &v, &sum, 1, SO_I32, SO_SUM, &req);
+        if (rc == SO_OK) {
+            rc = so_wait(req);
+        }
+        EXPECT(rc == SO_ENOTSUP, "a nonblocking all-reduce at thread level %d returned %s: %s",
+               provided, so_err_name(rc), so_last_error());
+    }
+    so_comm_destroy(c);
+    int fin = 1;
+    MPI_Finalized(&fin);
+    EXPECT(!fin, "so_comm_destroy finalized MPI that the application initialised");
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Finalize();
+    printf("[rank %d] appinit (thread level %d): %d failed\n", wr, provided, g_fails);
+    return g_fails ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "appinit")) {
+        return run_appinit();
+    }
     so_comm *c = NULL;
     if (so_comm_init_from_env(&c) < 0) {
         fprintf(stderr, "so_comm_init_from_env: %s\n", so_last_error());

@@ -7,6 +7,7 @@
 #                                   the others) with a non-zero status within 60 s, not hang
 #   mpi_run.sh EXE NP desync        rank 0 calls bcast, the others all-reduce: every rank must
 #                                   print DESYNC-OK (failed with the desync named, no timeout)
+#   mpi_run.sh EXE NP appinit       the program calls MPI_Init_thread(FUNNELED) itself first
 #
 # Skips (77) when mpirun is missing. Open MPI runs with the btls self, vader and tcp and
 # mpi_yield_when_idle 1: ranks oversubscribe the 2-core machine, and without yielding the busy
@@ -36,6 +37,8 @@ fault)
         echo "FAIL: the survivors hung (killed by the 60 s timeout)"; exit 1
     fi
     echo "ok: the job failed fast"; exit 0 ;;
+appinit)
+    exec $MPIRUN -x SO_TRANSPORT=mpi -x SO_TIMEOUT_MS=60000 "$EXE" appinit ;;
 desync)
     out=$(timeout -k 5 60 $MPIRUN -x SO_TRANSPORT=mpi "$EXE" desync 2>&1)
     echo "$out"
@@ -43,5 +46,5 @@ desync)
     [ "$n" -eq "$NP" ] || { echo "FAIL: $n of $NP ranks reported the desync"; exit 1; }
     echo "ok: every rank named the desync"; exit 0 ;;
 *)
-    echo "usage: $0 EXE NP mpi|shm|fault|desync" >&2; exit 2 ;;
+    echo "usage: $0 EXE NP mpi|shm|fault|desync|appinit" >&2; exit 2 ;;
 esac

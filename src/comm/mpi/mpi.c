@@ -33,8 +33,9 @@
  *
  * Thread level: initialised by us with MPI_THREAD_MULTIPLE (Debian's Open MPI 4.1 provides it),
  * because the worker thread of nonblocking collectives drives its own duplicate group. With
- * MPI_THREAD_SERIALIZED (an application's choice) our MPI calls take one process-wide mutex;
- * below that only the main thread may open an mpi transport (others get SO_ENOTSUP).
+ * MPI_THREAD_SERIALIZED (an application's choice) our MPI calls take one process-wide mutex
+ * (the application must then not call MPI itself while a nonblocking collective runs); below
+ * that only the main thread may open or post on an mpi transport (others get SO_ENOTSUP).
  *
  * Cost: per transfer one header message (+ len/1 MiB chunk messages above 8 KiB), one staging
  * copy for inline payloads. Limits: a dead peer is noticed by mpirun (which kills the job), not
@@ -76,6 +77,16 @@ static void mpi_unlock(void) {
     if (g_serialize) {
         pthread_mutex_unlock(&g_mu);
     }
+}
+
+/* Below MPI_THREAD_SERIALIZED only the main thread may call MPI. */
+static int may_call(void) {
+    int is_main = 0;
+    if (g_level >= MPI_THREAD_SERIALIZED) {
+        return 1;
+    }
+    MPI_Is_thread_main(&is_main);
+    return is_main;
 }
 
 static int mpi_ready(void) {
@@ -195,6 +206,11 @@ static int mpi_post(so__transport *tp, so__xfer *x) {
     x->next = NULL;
     if (x->peer < 0 || x->peer >= t->size || x->peer == t->rank) {
         return so__fail(SO_EINVAL, "mpi transport does not serve rank %d", x->peer);
+    }
+    if (!may_call()) {
+        return so__fail(SO_ENOTSUP, "mpi transport: MPI runs at thread level %d, so only the main "
+                        "thread may use it; nonblocking collectives over mpi need "
+                        "MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE", g_level);
     }
     mpi_peer *p = &t->peers[x->peer];
     if (p->failed) {
@@ -548,6 +564,9 @@ static void mpi_interrupt(so__transport *tp) {
 
 static void mpi_notify(so__transport *tp, const so__msg_hdr *notice) {
     mpi_tp *t = (mpi_tp *)tp;
+    if (!may_call()) {
+        return;
+    }
     mpi_lock();
     for (int r = 0; r < t->size; r++) {
         if (r == t->rank || t->peers[r].failed) {
@@ -571,7 +590,8 @@ static void mpi_close(so__transport *tp) {
     if (!t) {
         return;
     }
-    int live = mpi_ready();
+    /* Not on a thread that may not call MPI (the communicator is leaked then). */
+    int live = mpi_ready() && may_call();
     if (live) {
         mpi_lock();
     }
@@ -641,9 +661,7 @@ int so__transport_mpi_open(const so__transport_init *in, so__transport **out) {
         return so__fail(SO_ENOTSUP, "mpi transport: MPI is not initialised in this process (run "
                         "under mpirun, or call MPI_Init before creating the group)");
     }
-    int is_main = 1;
-    MPI_Is_thread_main(&is_main);
-    if (g_level < MPI_THREAD_SERIALIZED && !is_main) {
+    if (!may_call()) {
         return so__fail(SO_ENOTSUP, "mpi transport: MPI was initialised with thread level %d, so "
                         "only the main thread may use it (group %s)", g_level, in->prefix);
     }
