@@ -1,5 +1,6 @@
 # The mpi transport under mpirun (src/comm/mpi): the collective matrix with SO_TRANSPORT=mpi and
-# with the default (shm on one host) at np 3 and 4, and a rank that exits abruptly. Built only
+# with the default (shm on one host) at np 3 and 4, a rank that exits abruptly, ranks that call
+# different collectives, and a program that initialised MPI itself. Built only
 # when find_package(MPI) found Open MPI; the script skips (77) without mpirun at run time.
 if(MPI_C_FOUND)
   add_executable(mpi_coll_matrix ${CMAKE_CURRENT_LIST_DIR}/multiproc/mpi_coll_matrix.c)
