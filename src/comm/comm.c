@@ -136,7 +136,8 @@ static int exchange_info(so_comm *c, int64_t deadline) {
                 break;
             }
         } else {
-            len = (size_t)snprintf(val, sizeof val, "%d %s %s %d", (int)getpid(), id, name, mpi_rank);
+            len = (size_t)snprintf(val, sizeof val, "%d %s %s %d", (int)getpid(), id, name,
+                                   mpi_rank);
         }
         val[len < sizeof val ? len : sizeof val - 1] = 0;
         /* The MPI rank is optional (a record without it is not an MPI process). */
@@ -218,7 +219,8 @@ int so__comm_create_prefixed(int rank, int size, const char *transport, int time
     c->hostnames = calloc((size_t)size, sizeof *c->hostnames);
     c->peer_tp = calloc((size_t)size, 1);
     c->peer_counters = calloc((size_t)size, sizeof *c->peer_counters);
-    if (!c->host_of || !c->pids || !c->mpi_ranks || !c->hostnames || !c->peer_tp || !c->peer_counters) {
+    if (!c->host_of || !c->pids || !c->mpi_ranks || !c->hostnames || !c->peer_tp ||
+        !c->peer_counters) {
         so_comm_destroy(c);
         return so__fail(SO_ENOMEM, "so_comm_create: out of memory");
     }

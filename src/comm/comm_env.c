@@ -145,7 +145,7 @@ int so_comm_init_from_env(so_comm **out) {
     if (use_mpi) {
         src = so__mpi_we_initialised() ? "MPI_COMM_WORLD (MPI initialised by scaleout)"
                                         : "MPI_COMM_WORLD (MPI initialised by the application)";
-        if (!getenv("OMPI_COMM_WORLD_LOCAL_RANK") || !env_int("OMPI_COMM_WORLD_LOCAL_RANK", &local_rank) ||
+        if (!env_int("OMPI_COMM_WORLD_LOCAL_RANK", &local_rank) ||
             !env_int("OMPI_COMM_WORLD_LOCAL_SIZE", &local_size)) {
             local_rank = local_size = -1;
         }

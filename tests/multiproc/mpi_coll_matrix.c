@@ -138,7 +138,8 @@ done:
 static void run_extras(so_comm *c, int *checks) {
     int k = so_comm_size(c), r = so_comm_rank(c);
     size_t n = 70000;
-    float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out), *ref = calloc(n, sizeof *ref);
+    float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    float *ref = calloc(n, sizeof *ref);
     float *tmp = malloc(n * sizeof *tmp);
     if (!in || !out || !ref || !tmp) {
         EXPECT(0, "out of memory");
@@ -203,7 +204,8 @@ static int run_desync(so_comm *c) {
     float x[10] = {0}, y[10];
     so_comm_set_timeout_ms(c, 20000);
     int64_t t0 = so_now_ns();
-    int rc = g_rank == 0 ? so_bcast(c, x, 10, SO_F32, 0) : so_allreduce(c, x, y, 10, SO_F32, SO_SUM);
+    int rc = g_rank == 0 ? so_bcast(c, x, 10, SO_F32, 0)
+                         : so_allreduce(c, x, y, 10, SO_F32, SO_SUM);
     double ms = (double)(so_now_ns() - t0) / 1e6;
     const char *err = so_comm_last_error(c);
     int ok = g_rank == 0 ? 1
@@ -297,7 +299,8 @@ int main(int argc, char **argv) {
     }
     /* Several 1 MiB chunks per message over mpi, receive-reduce through the bounce window. */
     size_t n = (1u << 20) + 3;
-    float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out), *ref = calloc(n, sizeof *ref);
+    float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    float *ref = calloc(n, sizeof *ref);
     float *tmp = malloc(n * sizeof *tmp);
     if (in && out && ref && tmp) {
         for (int q = 0; q < k; q++) {

@@ -24,8 +24,9 @@
  *
  * Progress: MPI_Testsome over every outstanding request, posting newly allowed chunks between
  * rounds; when nothing moves it spins 16 rounds, then yields for up to 1 ms, then sleeps 50 us
- * per round (oversubscribed ranks need the CPU back). MPI has no deadlines: at the deadline progress returns SO_ETIMEDOUT
- * and the transfers stay posted; the group is poisoned and closed anyway. interrupt() sets an
+ * per round (oversubscribed ranks need the CPU back). MPI has no deadlines: at the deadline
+ * progress returns SO_ETIMEDOUT and the transfers stay posted; the group is poisoned and closed
+ * anyway. interrupt() sets an
  * atomic flag that the loop checks every round. notify() sends the abort notice as a header
  * message, which the peer's pre-posted header receive takes (SO_EPEER with the notice).
  * close() cancels what is still posted, waits up to 100 ms for the cancellations, and leaks
@@ -245,7 +246,8 @@ static int mpi_post(so__transport *tp, so__xfer *x) {
             memcpy(o->stage + HDR_BYTES, x->buf, x->len);
         }
         o->posted = x->len;
-        rc = MPI_Isend(o->stage, HDR_BYTES + (int)x->len, MPI_BYTE, x->peer, TAG_HDR, t->comm, &o->hreq);
+        rc = MPI_Isend(o->stage, HDR_BYTES + (int)x->len, MPI_BYTE, x->peer, TAG_HDR, t->comm,
+                       &o->hreq);
     } else if (x->is_send) {
         rc = MPI_Isend(&x->hdr, HDR_BYTES, MPI_BYTE, x->peer, TAG_HDR, t->comm, &o->hreq);
     } else {
@@ -696,7 +698,8 @@ int so__transport_mpi_open(const so__transport_init *in, so__transport **out) {
     if (rc != MPI_SUCCESS || crank != in->rank) {
         mpi_close(&t->base);
         return so__fail(SO_EIO, "mpi transport: cannot make the communicator of group %s (MPI "
-                        "error %d, rank %d there for group rank %d)", in->prefix, rc, crank, in->rank);
+                        "error %d, rank %d there for group rank %d)",
+                        in->prefix, rc, crank, in->rank);
     }
     *out = &t->base;
     return SO_OK;
@@ -734,8 +737,9 @@ int so__mpi_init_from_env(int *rank, int *size) {
             return 0;
         }
         if (provided < MPI_THREAD_MULTIPLE) {
-            SO_LOGI("MPI provides thread level %d, not MPI_THREAD_MULTIPLE; nonblocking collectives "
-                    "over mpi are serialised", provided);
+            SO_LOGI("MPI provides thread level %d, not MPI_THREAD_MULTIPLE: the mpi transport "
+                    "serialises its calls, or below SERIALIZED keeps them on the main thread",
+                    provided);
         }
     }
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
