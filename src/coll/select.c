@@ -130,11 +130,13 @@ int so_coll_get_alpha_beta(so_comm *c, so_alpha_beta *out) {
         *out = st->dflt;
         return 2;
     }
-    /* Defaults measured on one host (2 cores): tcp loopback and shared memory rings. Every rank
-     * of a group that spans hosts has a tcp peer, so all ranks pick the same default. */
+    /* Defaults measured on one host (2 cores): tcp loopback and shared memory rings; mpi, which
+     * carries traffic between hosts, is priced like tcp. Every rank of a group that spans hosts
+     * has such a peer, so all ranks pick the same default. */
     int tcp = 0;
     for (int p = 0; c && p < so_comm_size(c); p++) {
-        if (!strcmp(so_comm_transport_name(c, p), "tcp")) {
+        const char *name = so_comm_transport_name(c, p);
+        if (!strcmp(name, "tcp") || !strcmp(name, "mpi")) {
             tcp = 1;
         }
     }
