@@ -8,7 +8,8 @@
  * Rank r ends reduce-scatter owning block r, exactly like so_reduce_scatter's ring, so
  * reduce-scatter followed by all-gather equals this all-reduce bit for bit.
  *
- * Pipelining: a block larger than SO_COLL_CHUNK_BYTES is cut into m chunks, and chunk c of step
+ * Pipelining: a block larger than the chunk size (so__coll_ring_chunk_bytes: SO_COLL_CHUNK_BYTES,
+ * or SO_COLL_TCP_CHUNK_BYTES when the group uses tcp) is cut into m chunks, and chunk c of step
  * s goes out as soon as chunk c of step s-1 has arrived (a wavefront: at tick t every chunk c
  * with s = t - c in range moves), so large buffers stream through the ring instead of waiting
  * for whole blocks; the ring takes 2(K-1) + m - 1 ticks.
@@ -39,7 +40,7 @@ int so__allreduce_ring(so_comm *c, const void *send, void *recv, size_t count, s
     int in_place = (send == recv);
 
     size_t maxlen = so__blk_len(count, k, 0);
-    size_t chunk_elems = so__coll_chunk_bytes() / es;
+    size_t chunk_elems = so__coll_ring_chunk_bytes(c) / es;
     if (chunk_elems == 0) {
         chunk_elems = 1;
     }

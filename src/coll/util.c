@@ -19,6 +19,8 @@
  * Segments may be empty (count < pof2): both partners see the same empty range and skip it.
  */
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "coll_internal.h"
 
@@ -69,6 +71,35 @@ size_t so__coll_chunk_bytes(void) {
         atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
     return v;
+}
+
+/* The tcp ring chunk (SO_COLL_TCP_CHUNK_BYTES), read once. */
+static size_t tcp_chunk_bytes(void) {
+    static _Atomic size_t cached;
+    size_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!v) {
+        if (so_parse_size(so_param_str("SO_COLL_TCP_CHUNK_BYTES"), &v) < 0 || v < 64) {
+            v = 256u << 10;
+        }
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+size_t so__coll_ring_chunk_bytes(so_comm *c) {
+    const char *set = getenv("SO_COLL_CHUNK_BYTES");
+    if (set && *set) {
+        return so__coll_chunk_bytes();
+    }
+    /* Every rank must cut the same chunks, so the test is group-wide: in a group that spans
+     * hosts every rank has some tcp peer (or none, under mpi), on one host all or none do. */
+    int k = so_comm_size(c);
+    for (int p = 0; p < k; p++) {
+        if (strcmp(so_comm_transport_name(c, p), "tcp") == 0) {
+            return tcp_chunk_bytes();
+        }
+    }
+    return so__coll_chunk_bytes();
 }
 
 int so__halving_core(so_comm *c, int vrank, int pof2, int rem, const size_t *seg, const void *in,

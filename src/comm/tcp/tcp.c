@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -38,7 +39,7 @@
 #include "../transport.h"
 
 #define HELLO_MAGIC 0x534f4831u /* "SOH1" */
-#define BOUNCE_BYTES (256u << 10)
+#define BOUNCE_MAX (1u << 20)
 
 typedef struct hello {
     uint32_t magic;
@@ -56,6 +57,7 @@ typedef struct tcp_peer {
     so__msg_hdr in_hdr;
     int r_checked;          /* the incoming header was compared with rq's head */
     char *bounce;
+    size_t bounce_cap;      /* receive-reduce piece size (SO_TCP_REDUCE_PIECE) */
     size_t fill;            /* received bytes in bounce not yet reduced */
     int failed;             /* SO_E* once the connection is unusable */
     so__msg_hdr notice;     /* the peer's abort notice, if has_notice */
@@ -71,6 +73,8 @@ typedef struct tcp_tp {
     int efd;
     struct pollfd *pfd;
     int *pfd_peer;
+    int64_t spin_ns;        /* SO_TCP_SPIN_NS, 0 when ranks outnumber CPUs */
+    size_t bounce_bytes;    /* receive-reduce piece size */
 } tcp_tp;
 
 static void xcomplete(so__xfer *x, int status) {
@@ -180,8 +184,8 @@ static void pump_recv(tcp_peer *p) {
             r = recv(p->fd, (char *)x->buf + x->done, x->len - x->done, MSG_DONTWAIT);
         } else {
             size_t want = x->len - x->done - p->fill;
-            if (want > BOUNCE_BYTES - p->fill) {
-                want = BOUNCE_BYTES - p->fill;
+            if (want > p->bounce_cap - p->fill) {
+                want = p->bounce_cap - p->fill;
             }
             r = recv(p->fd, p->bounce + p->fill, want, MSG_DONTWAIT);
         }
@@ -218,7 +222,7 @@ static void pump_recv(tcp_peer *p) {
                 return;
             }
             if (x->reduce && !p->bounce) {
-                p->bounce = malloc(BOUNCE_BYTES);
+                p->bounce = malloc(p->bounce_cap);
                 if (!p->bounce) {
                     peer_fail(p, SO_ENOMEM);
                     return;
@@ -287,8 +291,8 @@ static int all_done(so__xfer *const *wait, int n) {
     return 1;
 }
 
-static int tcp_progress(so__transport *tp, so__xfer *const *wait, int n, int64_t deadline_ns) {
-    tcp_tp *t = (tcp_tp *)tp;
+/* One nonblocking pass over every peer with posted work. */
+static void pump_all(tcp_tp *t) {
     for (int i = 0; i < t->npeers; i++) {
         tcp_peer *p = &t->peers[i];
         if (p->sq) {
@@ -297,6 +301,23 @@ static int tcp_progress(so__transport *tp, so__xfer *const *wait, int n, int64_t
         if (p->rq) {
             pump_recv(p);
         }
+    }
+}
+
+static int tcp_progress(so__transport *tp, so__xfer *const *wait, int n, int64_t deadline_ns) {
+    tcp_tp *t = (tcp_tp *)tp;
+    pump_all(t);
+    if (n > 0 && t->spin_ns > 0 && !all_done(wait, n)) {
+        /* A short busy wait first: a reply that comes within spin_ns costs no sleep and no
+         * wake-up (poll's wake-up latency on a busy host is tens of microseconds). */
+        int64_t stop = so_now_ns() + t->spin_ns;
+        if (stop > deadline_ns) {
+            stop = deadline_ns;
+        }
+        do {
+            sched_yield(); /* a peer that shares this CPU runs now, not after our slice */
+            pump_all(t);
+        } while (!all_done(wait, n) && so_now_ns() < stop);
     }
     for (;;) {
         if (all_done(wait, n) || n == 0) {
@@ -524,6 +545,16 @@ static int accept_peers(tcp_tp *t, const so__transport_init *in, int lfd, int wa
     return SO_OK;
 }
 
+/* CPUs this process may run on. */
+static int cpus_usable(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        return CPU_COUNT(&set);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 int so__transport_tcp_open(const so__transport_init *in, so__transport **out) {
     tcp_tp *t = calloc(1, sizeof *t);
     if (!t) {
@@ -550,6 +581,15 @@ int so__transport_tcp_open(const so__transport_init *in, so__transport **out) {
         t->peers[i].fd = -1;
         t->index[in->peers[i]] = i;
         higher += in->peers[i] > in->rank;
+    }
+    t->spin_ns = so_param_int("SO_TCP_SPIN_NS");
+    if (in->size > cpus_usable()) {
+        t->spin_ns = 0; /* spinning would take the CPU a peer on this host needs */
+    }
+    size_t piece = (size_t)so_param_int("SO_TCP_REDUCE_PIECE");
+    piece = piece < 4096 ? 4096 : piece > BOUNCE_MAX ? BOUNCE_MAX : piece;
+    for (int i = 0; i < in->npeers; i++) {
+        t->peers[i].bounce_cap = piece & ~(size_t)63;
     }
     int sockbuf = (int)so_param_int("SO_TCP_SOCKBUF");
     const char *bind = so_param_str("SO_TCP_BIND_ADDR");
