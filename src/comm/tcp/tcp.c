@@ -14,15 +14,23 @@
  * Data: per peer a send queue and a receive queue. A send writes header and payload with one
  * sendmsg of two iovecs straight from the user buffer (no copy); a receive reads the 40-byte
  * header, compares it with the expected one (SO_EDESYNC on mismatch, xfer->got filled), then
- * reads the payload straight into the destination, or for a receive-reduce into a 256 KiB
- * bounce buffer that is combined into the destination piece by piece. Progress polls only the
- * sockets that have posted work, plus an eventfd that interrupt() writes. Sends and receives on
- * all peers advance in the same loop, so a ring step never deadlocks for any size.
- * EOF or a reset fails every transfer to or from that peer with SO_ECONNRESET.
+ * reads the payload straight into the destination, or for a receive-reduce into a bounce buffer
+ * of SO_TCP_REDUCE_PIECE bytes (256 KiB: it stays in L2) that is combined into the destination
+ * piece by piece. Sends and receives on all peers advance in the same loop, so a ring step never
+ * deadlocks for any size. EOF or a reset fails every transfer to or from that peer with
+ * SO_ECONNRESET.
  *
- * Cost: per message one header (40 B) and ~len/64KiB..len/4MiB system calls. Limits: after a
- * desync the stream position is lost, so the peer's connection is marked failed (the group is
- * poisoned anyway).
+ * Waiting: progress first spins for up to SO_TCP_SPIN_NS (20 us), each pass a sched_yield and a
+ * nonblocking read/write of every busy socket, so a reply that comes soon costs no sleep and no
+ * wake-up (8 B loopback ping-pong: 7-10 us median instead of 12-58 us; a spin without the yield
+ * made it worse, 33 us, because the peer that would answer could not run). When the group has
+ * more ranks than this process has CPUs there is no spin. Then it blocks in ppoll on the sockets
+ * that have posted work, plus an eventfd that interrupt() writes.
+ *
+ * Cost: per message one header (40 B) and ~len/64KiB..len/4MiB system calls; loopback is two
+ * kernel copies per byte (sender into the socket, receiver out of it), which is most of the
+ * time (docs/design/comm.md, "tcp performance"). Limits: after a desync the stream position is
+ * lost, so the peer's connection is marked failed (the group is poisoned anyway).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,7 +82,6 @@ typedef struct tcp_tp {
     struct pollfd *pfd;
     int *pfd_peer;
     int64_t spin_ns;        /* SO_TCP_SPIN_NS, 0 when ranks outnumber CPUs */
-    size_t bounce_bytes;    /* receive-reduce piece size */
 } tcp_tp;
 
 static void xcomplete(so__xfer *x, int status) {
