@@ -42,6 +42,8 @@ static void run_usage(FILE *f) {
         "  --log-dir DIR            also write each rank's output to\n"
         "                           DIR/attempt_N/RANK/{stdout,stderr}.log\n"
         "  --role NAME              ROLE_NAME for the workers                          [default]\n"
+        "  --bind-to core|none      core: pin worker i to CPU i when 2+ workers fit the\n"
+        "                           CPUs one each (Open MPI's --bind-to core)          [core]\n"
         "  --restart-early          restart even when ranks failed before the process group\n"
         "                           formed (by default a start-up failure is not restarted)\n"
         "  --no-python              run a .py program directly instead of under python3\n"
@@ -62,7 +64,7 @@ static const char *const run_flags[] = {
     "--master-port", "--rdzv-endpoint", "--rdzv-backend", "--rdzv-id", "--standalone",
     "--max-restarts", "--transport", "--tag-output", "--no-prefix", "--timeout", "--grace",
     "--run-id", "--log-dir", "--role", "--monitor-interval", "--start-method",
-    "--restart-early", "--no-python", "--quiet", "--help"};
+    "--restart-early", "--no-python", "--quiet", "--bind-to", "--help"};
 
 /* Levenshtein distance of two short strings (for "did you mean"). */
 static int distance(const char *a, const char *b) {
@@ -281,6 +283,16 @@ static int cmd_run(int argc, char **argv) {
             cfg.role = val;
         } else if (!strcmp(name, "--monitor-interval") || !strcmp(name, "--start-method")) {
             NEED_VAL(); /* torchrun's; our loop is event driven and we always fork+exec */
+        } else if (!strcmp(name, "--bind-to")) {
+            NEED_VAL();
+            if (!strcmp(val, "core")) {
+                cfg.bind = SO_LAUNCH_BIND_CORE;
+            } else if (!strcmp(val, "none")) {
+                cfg.bind = SO_LAUNCH_BIND_NONE;
+            } else {
+                fprintf(stderr, "scaleout run: --bind-to must be core or none, not '%s'\n", val);
+                return 2;
+            }
         } else if (!strcmp(name, "--restart-early")) {
             cfg.restart_early = 1;
         } else if (!strcmp(name, "--no-python")) {

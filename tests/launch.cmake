@@ -35,3 +35,7 @@ foreach(c all only_full)
   add_test(NAME tour.${c} COMMAND test_tour ${c})
   set_tests_properties(tour.${c} PROPERTIES TIMEOUT 60 LABELS multiproc SKIP_RETURN_CODE 77)
 endforeach()
+
+# Binding workers to CPUs (--bind-to core|none, auto when they fit).
+add_test(NAME launch.bind COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/shell/launch_bind.sh $<TARGET_FILE:scaleout>)
+set_tests_properties(launch.bind PROPERTIES TIMEOUT 60 LABELS multiproc SKIP_RETURN_CODE 77)

@@ -24,6 +24,8 @@ static allreduce_fn algorithm(so_algo a) {
         return so__allreduce_ring;
     case SO_ALGO_HIER:
         return so__allreduce_hier;
+    case SO_ALGO_RD:
+        return so__allreduce_rd;
     default:
         return so__allreduce_hd;
     }

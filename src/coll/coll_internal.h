@@ -106,6 +106,8 @@ int so__allreduce_ring(so_comm *c, const void *send, void *recv, size_t count, s
                        so_op op);
 int so__allreduce_hd(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
                      so_op op);
+int so__allreduce_rd(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
+                     so_op op);
 int so__allreduce_hier(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
                        so_op op);
 

@@ -18,6 +18,9 @@
  *   hd     2 log2 K alpha + 2(K-1)/K n beta, for K a power of two; otherwise, with P the
  *          largest power of two below K, 2 log2 P alpha + 2(P-1)/P n beta + 2(alpha + n beta)
  *          (the fold and the unfold)
+ *   rd     log2 P (alpha + n beta) (+ 2(alpha + n beta) off powers of two); recursive doubling
+ *          reduces the whole vector every round, a cost the model leaves out, so it is a
+ *          candidate only up to SO_RD_MAX_BYTES
  * So small vectors go to hd or the tree, and large ones to hd on powers of two and the ring
  * otherwise. (The model cannot see that the ring talks only to neighbours; on a real switched
  * network set SO_ALGO=ring if that matters.) The choice depends only on the model, K and n, which
@@ -167,16 +170,24 @@ double so_coll_predict_allreduce(so_algo a, int k, size_t bytes, const so_alpha_
         double t = 2 * so__log2_ceil(p) * al + 2.0 * (p - 1) / p * n;
         return p == k ? t : t + 2 * (al + n);
     }
+    case SO_ALGO_RD: {
+        double t = so__log2_ceil(p) * (al + n);
+        return p == k ? t : t + 2 * (al + n);
+    }
     default:
         return -1.0;
     }
 }
 
 static so_algo pick_allreduce(int k, size_t bytes, const so_alpha_beta *ab) {
-    static const so_algo order[] = {SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD, SO_ALGO_NAIVE};
+    static const so_algo order[] = {SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD, SO_ALGO_NAIVE,
+                                    SO_ALGO_RD};
+    /* The model has no term for reduction arithmetic, which recursive doubling repeats on the
+     * whole vector every round; so it competes only below SO_RD_MAX_BYTES. */
+    size_t norder = bytes <= (size_t)so_param_int("SO_RD_MAX_BYTES") ? 5 : 4;
     so_algo best = order[0];
     double bt = so_coll_predict_allreduce(best, k, bytes, ab);
-    for (size_t i = 1; i < sizeof order / sizeof order[0]; i++) {
+    for (size_t i = 1; i < norder; i++) {
         double t = so_coll_predict_allreduce(order[i], k, bytes, ab);
         if (t < bt) {
             best = order[i], bt = t;
@@ -228,7 +239,7 @@ static so_algo applies(int kind, so_algo want) {
     switch (kind) {
     case SO__KIND_ALLREDUCE:
         return (want == SO_ALGO_NAIVE || want == SO_ALGO_TREE || want == SO_ALGO_RING ||
-                want == SO_ALGO_HD || want == SO_ALGO_HIER)
+                want == SO_ALGO_HD || want == SO_ALGO_RD || want == SO_ALGO_HIER)
                    ? want
                    : SO_ALGO_AUTO;
     case SO__KIND_REDUCE_SCATTER:

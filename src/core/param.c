@@ -23,6 +23,7 @@ static const so_param_info params[] = {
     {"SO_TCP_REDUCE_PIECE", "262144", "Bytes a tcp receive-reduce reads before combining them into the destination (4 KiB .. 1 MiB)."},
     {"SO_COLL_NODE_SIZE", "0", "Ranks per node for the hierarchical all-reduce (0 = the real hosts); lets one machine stand in for several nodes."},
     {"SO_HIER_MIN_BYTES", "65536", "All-reduces of at least this many bytes on a group spanning hosts use the two-level algorithm."},
+    {"SO_RD_MAX_BYTES", "4096", "Largest all-reduce (bytes per rank) the selector may run by recursive doubling, the latency-optimal algorithm."},
     {"SO_BUCKET_CAP", "25M", "Gradient bucket size of the data-parallel reducer (so_reducer, like DDP's bucket_cap_mb) when its options leave it 0."},
     {"SO_COLL_CHUNK_BYTES", "1M", "Chunk size of pipelined collectives (ring all-reduce blocks, chain broadcast)."},
     {"SO_COLL_TCP_CHUNK_BYTES", "256K", "Ring all-reduce chunk size in a group that uses tcp, unless SO_COLL_CHUNK_BYTES is set (smaller chunks keep loopback copies in cache)."},

@@ -41,9 +41,11 @@ void so__stream_tail(const so__stream *s, char *out, size_t cap);
 /* Finds an executable for name: as given if it contains '/', else along PATH. */
 int so__resolve_program(const char *name, char *out, size_t cap);
 /* The descriptors a worker starts with: in (-1 = /dev/null) on 0, out on 1, err on 2, and
- * death (-1 = none) on death_at, left open across exec. */
+ * death (-1 = none) on death_at, left open across exec; and the CPU it is pinned to before
+ * exec (cpu < 0 = not pinned). */
 typedef struct so__spawn_fds {
     int in, out, err, death, death_at;
+    int cpu;
 } so__spawn_fds;
 
 /* Starts path with argv and envp in its own process group with those descriptors (every other

@@ -20,8 +20,8 @@
 #define TIMEOUT_MS 60000
 
 static const so_algo ar_algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD,
-                                   SO_ALGO_HIER};
-enum { N_AR_ALGOS = 5 };
+                                   SO_ALGO_HIER, SO_ALGO_RD};
+enum { N_AR_ALGOS = 6 };
 
 /* ---- inputs and references ---- */
 
@@ -777,7 +777,8 @@ static int select_rank(so_comm *c, int rank, void *arg) {
     CHECK_EQ_INT(so_coll_get_alpha_beta(c, &got), 0);
     so_algo small = so_coll_select_allreduce(c, 256);
     so_algo large = so_coll_select_allreduce(c, 64u << 20);
-    CHECK(small == SO_ALGO_TREE || small == SO_ALGO_HD);
+    CHECK_EQ_INT(small, SO_ALGO_RD); /* log2 K rounds: the fewest messages */
+    CHECK(so_coll_select_allreduce(c, 64 << 10) != SO_ALGO_RD); /* above SO_RD_MAX_BYTES */
     if ((k & (k - 1)) == 0) {
         CHECK_EQ_INT(large, SO_ALGO_HD); /* same bandwidth as the ring, fewer messages */
     } else {
