@@ -43,7 +43,7 @@ static void run_usage(FILE *f) {
         "                           DIR/attempt_N/RANK/{stdout,stderr}.log\n"
         "  --role NAME              ROLE_NAME for the workers                          [default]\n"
         "  --bind-to core|none      core: pin worker i to CPU i when 2+ workers fit the\n"
-        "                           CPUs one each (Open MPI's --bind-to core)          [core]\n"
+        "                           CPUs one each (Open MPI's --bind-to core)          [none]\n"
         "  --restart-early          restart even when ranks failed before the process group\n"
         "                           formed (by default a start-up failure is not restarted)\n"
         "  --no-python              run a .py program directly instead of under python3\n"

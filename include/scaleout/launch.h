@@ -59,9 +59,9 @@ typedef struct so_launch_config {
     int quiet;               /* nonzero: no launcher messages about restarts and timeouts */
     const char *log_dir;     /* also write each rank's output, unlabelled, to
                                 log_dir/attempt_<N>/<rank>/{stdout,stderr}.log; NULL = no */
-    int bind;                /* SO_LAUNCH_BIND_CORE (default) pins worker i to the i-th CPU this
-                                launcher may use (Open MPI's --bind-to core) when there are 2 or
-                                more workers and they fit the CPUs one each; NONE never pins */
+    int bind;                /* SO_LAUNCH_BIND_CORE pins worker i to the i-th CPU this launcher
+                                may use (Open MPI's --bind-to core) when there are 2 or more
+                                workers and they fit the CPUs one each; NONE (default) never pins */
     int restart_early;       /* restart even a job whose process group never formed (a program
                                 using scaleout's group whose ranks failed while joining it);
                                 by default such a start-up failure is not restarted */

@@ -97,16 +97,14 @@ void so_launch_config_default(so_launch_config *cfg) {
     cfg->grace_s = 3.0;
     cfg->role = "default";
     cfg->tag = SO_LAUNCH_TAG_ALL;
-    cfg->bind = SO_LAUNCH_BIND_CORE;
 }
 
-/* The CPU local worker i is pinned to (-1: none): the i-th CPU of the launcher's own set, as
- * Open MPI binds ranks to cores, when there are 2 or more workers and they fit the CPUs one each.
- * Threads a worker starts inherit the CPU. Why: ranks that exchange small messages wake each
- * other, and the scheduler's wake-affine placement then tends to put both on one CPU, where
- * every hand-off is a context switch. Measured on the 2-vCPU VM (8-byte shm all-reduce, 6 runs
- * each, `scaleout run -n 2 [--bind-to none] -- scaleout bench allreduce --sizes 8`): pinned
- * 0.69-2.0 us in 5 of 6 runs (one 5.5), unpinned 7.1-7.7 us in 5 of 6 (one 0.69). */
+/* The CPU local worker i is pinned to with --bind-to core (-1: none): the i-th CPU of the
+ * launcher's own set, as Open MPI binds ranks to cores, when there are 2 or more workers and
+ * they fit the CPUs one each. Threads a worker starts inherit the CPU. Not the default: on the
+ * 2-vCPU VM it helped some runs of an 8-byte shm all-reduce (the scheduler otherwise sometimes
+ * stacks two ping-ponging ranks on one CPU) but cost others (tcp over loopback 8 B: 23 us
+ * unpinned, 75 us pinned; see docs/design/launch.md), so placement stays the scheduler's. */
 static int bind_cpu(const so_launch_config *c, int i) {
     cpu_set_t mine;
     if (c->bind == SO_LAUNCH_BIND_NONE || sched_getaffinity(0, sizeof mine, &mine) != 0) {
