@@ -31,29 +31,7 @@ void so_attention_forward_ref(float *out, float *att, const float *qkv, int B, i
             const float *v = base + (NH + KVH + g) * HS;
             float *p = att + ((size_t)b * NH + h) * T * T;
             so_sgemm(0, 1, T, T, HS, scale, q, R, k, R, 0.0f, p, T);
-            for (int t = 0; t < T; t++) {
-                float *row = p + (size_t)t * T;
-                float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-                for (int s = 0; s <= t; s++) {
-                    m = row[s] > m ? row[s] : m;
-                }
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int s = 0; s <= t; s++) {
-                    float e = so__expf(row[s] - m);
-                    row[s] = e;
-                    sum += e;
-                }
-                float inv = 1.0f / sum;
-#pragma omp simd
-                for (int s = 0; s <= t; s++) {
-                    row[s] *= inv;
-                }
-                for (int s = t + 1; s < T; s++) {
-                    row[s] = 0.0f;
-                }
-            }
+            so__causal_softmax_rows(p, T);
             so_sgemm(0, 0, T, HS, T, 1.0f, p, T, v, R, 0.0f, out + (size_t)b * T * C + h * HS, C);
         }
     }

@@ -220,29 +220,7 @@ void so_attention_forward(float *out, float *att, const float *qkv, int B, int T
             for (int h = g * group; h < (g + 1) * group; h++) {
                 float *p = att + ((size_t)b * NH + h) * T * T;
                 tri_abt(p, base + h * HS, R, kt, Tp, T, HS, scale);
-                for (int t = 0; t < T; t++) {
-                    float *row = p + (size_t)t * T;
-                    float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-                    for (int s = 0; s <= t; s++) {
-                        m = row[s] > m ? row[s] : m;
-                    }
-                    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                    for (int s = 0; s <= t; s++) {
-                        float e = so__expf(row[s] - m);
-                        row[s] = e;
-                        sum += e;
-                    }
-                    float inv = 1.0f / sum;
-#pragma omp simd
-                    for (int s = 0; s <= t; s++) {
-                        row[s] *= inv;
-                    }
-                    for (int s = t + 1; s < T; s++) {
-                        row[s] = 0.0f;
-                    }
-                }
+                so__causal_softmax_rows(p, T);
                 float *y = out + (size_t)b * T * C + h * HS;
                 tri_pb(y, C, p, v, R, T, HS, 1.0f, 0); /* every row of y is written */
             }

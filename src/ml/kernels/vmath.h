@@ -7,10 +7,14 @@
  * polynomial (truncation error < 1.3e-7 relative); 2^n is built in the exponent bits. Relative
  * error about 2 ulp over [-87, 88]; below -87.3 it returns 0 and above 88.7 it saturates (no inf).
  * so__erff: Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, plus float rounding < 1e-7).
+ * so__causal_softmax_rows: softmax of each row t of a (T,T) score matrix over columns 0..t, zeros
+ * above the diagonal (the causal mask), in place.
  */
 #ifndef SO_ML_VMATH_H
 #define SO_ML_VMATH_H
 
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -45,6 +49,32 @@ static inline float so__erff(float x) {
     y = y * t + 0.254829592f;
     y = 1.0f - y * t * so__expf(-ax * ax);
     return x < 0.0f ? -y : y;
+}
+
+static inline void so__causal_softmax_rows(float *p, int T) {
+    for (int t = 0; t < T; t++) {
+        float *row = p + (size_t)t * T;
+        float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+        for (int s = 0; s <= t; s++) {
+            m = row[s] > m ? row[s] : m;
+        }
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int s = 0; s <= t; s++) {
+            float e = so__expf(row[s] - m);
+            row[s] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+#pragma omp simd
+        for (int s = 0; s <= t; s++) {
+            row[s] *= inv;
+        }
+        for (int s = t + 1; s < T; s++) {
+            row[s] = 0.0f;
+        }
+    }
 }
 
 #endif
