@@ -47,9 +47,13 @@ typedef struct coll_kind {
 } coll_kind;
 
 static const coll_kind kinds[] = {
-    [K_ALLREDUCE] = {"allreduce", "allreduce", 1,
+    [K_ALLREDUCE] = {"allreduce",
+                     "allreduce",
+                     1,
                      {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD, SO_ALGO_AUTO}},
-    [K_REDUCESCATTER] = {"reducescatter", "reduce_scatter", 1,
+    [K_REDUCESCATTER] = {"reducescatter",
+                         "reduce_scatter",
+                         1,
                          {SO_ALGO_RING, SO_ALGO_HD, SO_ALGO_AUTO}},
     [K_ALLGATHER] = {"allgather", "allgather", 0, {SO_ALGO_RING, SO_ALGO_RD, SO_ALGO_AUTO}},
     [K_ALLTOALL] = {"alltoall", "alltoall", 0, {SO_ALGO_PAIRWISE, SO_ALGO_AUTO}},
@@ -70,7 +74,7 @@ typedef struct coll_cfg {
 typedef struct coll_call {
     int kind;
     void *send, *recv;
-    size_t count;     /* elements: the per-rank vector, or per block for split collectives */
+    size_t count; /* elements: the per-rank vector, or per block for split collectives */
     so_dtype dt;
     so_op op;
     so_coll_opts opts;
@@ -180,18 +184,19 @@ static size_t coll_check(const coll_call *a, int r, int k) {
 }
 
 static void coll_usage(const char *cmd) {
-    printf("usage: scaleout bench %s [-n K (2)] [--transport shm|tcp (shm)] [--algo NAME|all]\n"
-           "         [--min SIZE (8)] [--max SIZE (64M)] [--factor F (2) | --step S | --sizes LIST]\n"
-           "         [--iters N (adaptive) --warmup W --budget SECONDS (0.5)]\n"
-           "         [--dtype f32] [--op sum] [--csv FILE] [--json FILE] [--label TEXT]\n"
-           "         [--plot FILE.png (busbw vs size per algorithm; FILE.csv beside it)]\n"
-           "         [--no-model] [--vs-mpi]\n"
-           "Runs itself as K ranks and prints nccl-tests' columns; #wrong counts elements that\n"
-           "differ from the expected result (summed over ranks). JSON lines carry bench\n"
-           "\"ours_coll\" and case \"<label> np=K <op> <size>\" (label ours-<transport>[-algo]),\n"
-           "metrics lat_us lat_us_min busbw_GBps algbw_GBps, for ../shared/peers/summarize.py.\n"
-           "Algorithms: naive tree ring hd rd pairwise hier (what the collective has), all, auto.\n",
-           cmd);
+    printf(
+        "usage: scaleout bench %s [-n K (2)] [--transport shm|tcp (shm)] [--algo NAME|all]\n"
+        "         [--min SIZE (8)] [--max SIZE (64M)] [--factor F (2) | --step S | --sizes LIST]\n"
+        "         [--iters N (adaptive) --warmup W --budget SECONDS (0.5)]\n"
+        "         [--dtype f32] [--op sum] [--csv FILE] [--json FILE] [--label TEXT]\n"
+        "         [--plot FILE.png (busbw vs size per algorithm; FILE.csv beside it)]\n"
+        "         [--no-model] [--vs-mpi]\n"
+        "Runs itself as K ranks and prints nccl-tests' columns; #wrong counts elements that\n"
+        "differ from the expected result (summed over ranks). JSON lines carry bench\n"
+        "\"ours_coll\" and case \"<label> np=K <op> <size>\" (label ours-<transport>[-algo]),\n"
+        "metrics lat_us lat_us_min busbw_GBps algbw_GBps, for ../shared/peers/summarize.py.\n"
+        "Algorithms: naive tree ring hd rd pairwise hier (what the collective has), all, auto.\n",
+        cmd);
 }
 
 static int coll_parse(coll_cfg *cfg, int kind, int argc, char **argv) {
@@ -286,8 +291,8 @@ static void coll_plot(const coll_cfg *cfg, int k, const so_algo *algos, int nalg
         char title[256];
         snprintf(title, sizeof title, "%s bus bandwidth, %d ranks over %s (median of timed calls)",
                  kinds[cfg->kind].cmd, k, cfg->transport);
-        rc = so_plot_lines(csv, cfg->plot, title, "message size (bytes per rank)",
-                           "busbw (GB/s)", SO_PLOT_LOGX | SO_PLOT_XBYTES);
+        rc = so_plot_lines(csv, cfg->plot, title, "message size (bytes per rank)", "busbw (GB/s)",
+                           SO_PLOT_LOGX | SO_PLOT_XBYTES);
     }
     if (rc == SO_ENOTSUP) {
         printf("# --plot: %s; the numbers are in %s\n", so_last_error(), csv);
@@ -329,7 +334,8 @@ static int coll_rank_main(const coll_cfg *cfg) {
         SO_TRY_GOTO(so_coll_calibrate(c, &ab), rc, done_out);
         have_model = ab.beta_s_per_b > 0;
         if (r == 0) {
-            printf("# calibrated alpha-beta model: alpha %.2f us, 1/beta %.3f GB/s (model_us column)\n",
+            printf("# calibrated alpha-beta model: alpha %.2f us, 1/beta %.3f GB/s (model_us "
+                   "column)\n",
                    ab.alpha_s * 1e6, ab.beta_s_per_b > 0 ? 1e-9 / ab.beta_s_per_b : 0.0);
         }
     }
@@ -392,13 +398,18 @@ static int coll_rank_main(const coll_cfg *cfg) {
             char rowlabel[128];
             snprintf(rowlabel, sizeof rowlabel, "%s%s%s", label, cfg->all_algos ? "-" : "",
                      cfg->all_algos ? so_algo_name(al) : "");
-            so_bench_row row = {.bench = "ours_coll", .label = rowlabel, .op = kd->op, .nranks = k,
-                                .bytes = bytes, .type = so_dtype_name(cfg->dt),
+            so_bench_row row = {.bench = "ours_coll",
+                                .label = rowlabel,
+                                .op = kd->op,
+                                .nranks = k,
+                                .bytes = bytes,
+                                .type = so_dtype_name(cfg->dt),
                                 .redop = kd->reduces ? so_op_name(cfg->op) : "none",
                                 .busbw_factor = so_bench_busbw_factor(kd->op, k),
-                                .wrong = (size_t)wrong, .model_us = -1.0};
-            row.count = (cfg->kind == K_ALLREDUCE || cfg->kind == K_BCAST) ? a.count
-                                                                            : a.count * (size_t)k;
+                                .wrong = (size_t)wrong,
+                                .model_us = -1.0};
+            row.count =
+                (cfg->kind == K_ALLREDUCE || cfg->kind == K_BCAST) ? a.count : a.count * (size_t)k;
             so_algo shown = al;
             if (al == SO_ALGO_AUTO && cfg->kind == K_ALLREDUCE) {
                 shown = so_coll_select_allreduce(c, bytes);
@@ -518,8 +529,8 @@ static int run_vs_mpi(const coll_cfg *cfg, const char *ours_rows) {
     args[n++] = "oob_tcp_if_include";
     args[n++] = "lo";
     if (!strcmp(cfg->transport, "tcp")) {
-        const char *tcp[] = {"--mca", "pml", "ob1", "--mca", "btl", "tcp,self", "--mca",
-                             "btl_tcp_if_include", "lo"};
+        const char *tcp[] = {
+            "--mca", "pml", "ob1", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"};
         for (size_t i = 0; i < sizeof tcp / sizeof tcp[0]; i++) {
             args[n++] = tcp[i];
         }

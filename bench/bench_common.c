@@ -275,27 +275,50 @@ static int dtype_is_int(so_dtype dt) {
 void so_bench_put(so_dtype dt, void *buf, size_t i, double v) {
     int64_t iv = (int64_t)llround(v);
     switch (dt) {
-    case SO_F32: ((float *)buf)[i] = (float)v; break;
-    case SO_F64: ((double *)buf)[i] = v; break;
-    case SO_I32: ((int32_t *)buf)[i] = (int32_t)iv; break;
-    case SO_I64: ((int64_t *)buf)[i] = iv; break;
-    case SO_BF16: ((uint16_t *)buf)[i] = so_f32_to_bf16((float)v); break;
-    case SO_F16: ((uint16_t *)buf)[i] = so_f32_to_f16((float)v); break;
-    case SO_U8: ((uint8_t *)buf)[i] = (uint8_t)iv; break;
-    default: SO_ASSERT(0 && "unknown dtype");
+    case SO_F32:
+        ((float *)buf)[i] = (float)v;
+        break;
+    case SO_F64:
+        ((double *)buf)[i] = v;
+        break;
+    case SO_I32:
+        ((int32_t *)buf)[i] = (int32_t)iv;
+        break;
+    case SO_I64:
+        ((int64_t *)buf)[i] = iv;
+        break;
+    case SO_BF16:
+        ((uint16_t *)buf)[i] = so_f32_to_bf16((float)v);
+        break;
+    case SO_F16:
+        ((uint16_t *)buf)[i] = so_f32_to_f16((float)v);
+        break;
+    case SO_U8:
+        ((uint8_t *)buf)[i] = (uint8_t)iv;
+        break;
+    default:
+        SO_ASSERT(0 && "unknown dtype");
     }
 }
 
 double so_bench_get(so_dtype dt, const void *buf, size_t i) {
     switch (dt) {
-    case SO_F32: return ((const float *)buf)[i];
-    case SO_F64: return ((const double *)buf)[i];
-    case SO_I32: return ((const int32_t *)buf)[i];
-    case SO_I64: return (double)((const int64_t *)buf)[i];
-    case SO_BF16: return so_bf16_to_f32(((const uint16_t *)buf)[i]);
-    case SO_F16: return so_f16_to_f32(((const uint16_t *)buf)[i]);
-    case SO_U8: return ((const uint8_t *)buf)[i];
-    default: SO_ASSERT(0 && "unknown dtype");
+    case SO_F32:
+        return ((const float *)buf)[i];
+    case SO_F64:
+        return ((const double *)buf)[i];
+    case SO_I32:
+        return ((const int32_t *)buf)[i];
+    case SO_I64:
+        return (double)((const int64_t *)buf)[i];
+    case SO_BF16:
+        return so_bf16_to_f32(((const uint16_t *)buf)[i]);
+    case SO_F16:
+        return so_f16_to_f32(((const uint16_t *)buf)[i]);
+    case SO_U8:
+        return ((const uint8_t *)buf)[i];
+    default:
+        SO_ASSERT(0 && "unknown dtype");
     }
     return 0.0;
 }
@@ -321,10 +344,18 @@ size_t so_bench_check_reduced(so_dtype dt, so_op op, int k, const void *buf, siz
         for (int r = 1; r < k; r++) {
             int64_t v = so_bench_value(op, r, (size_t)p);
             switch (op) {
-            case SO_PROD: acc *= v; break;
-            case SO_MIN: acc = v < acc ? v : acc; break;
-            case SO_MAX: acc = v > acc ? v : acc; break;
-            default: acc += v; break;
+            case SO_PROD:
+                acc *= v;
+                break;
+            case SO_MIN:
+                acc = v < acc ? v : acc;
+                break;
+            case SO_MAX:
+                acc = v > acc ? v : acc;
+                break;
+            default:
+                acc += v;
+                break;
             }
         }
         double e = (double)acc;
@@ -452,9 +483,9 @@ void so_bench_row_print(so_bench_out *o, const so_bench_row *r) {
     if (!o->header_done) {
         printf("# %s on %d ranks (%s): median of timed calls, each the max over ranks\n", r->op,
                r->nranks, o->title ? o->title : r->label);
-        printf("#%12s %12s %5s %5s %8s %10s %10s %10s %6s %11s %11s %7s %10s\n", "size(B)",
-               "count", "type", "redop", "algo", "time_us", "min_us", "max_us", "iters",
-               "algbw(GB/s)", "busbw(GB/s)", "#wrong", "model_us");
+        printf("#%12s %12s %5s %5s %8s %10s %10s %10s %6s %11s %11s %7s %10s\n", "size(B)", "count",
+               "type", "redop", "algo", "time_us", "min_us", "max_us", "iters", "algbw(GB/s)",
+               "busbw(GB/s)", "#wrong", "model_us");
         o->header_done = 1;
     }
     o->busbw_sum += busbw;

@@ -33,9 +33,9 @@ int so_bench_launch(int nranks, const char *transport);
 enum { SO_BENCH_MAX_SIZES = 64 };
 
 typedef struct so_bench_sweep {
-    size_t min, max;  /* bytes */
-    double factor;    /* multiply by this (> 1) ... */
-    size_t step;      /* ... or, if nonzero, add this ... */
+    size_t min, max;                  /* bytes */
+    double factor;                    /* multiply by this (> 1) ... */
+    size_t step;                      /* ... or, if nonzero, add this ... */
     size_t sizes[SO_BENCH_MAX_SIZES]; /* ... or, if nsizes > 0, exactly these */
     int nsizes;
 } so_bench_sweep;
@@ -64,9 +64,9 @@ int so_bench_flag_double(int argc, char **argv, int *i, const char *name, double
 /* ---- timing ---- */
 
 typedef struct so_bench_timing {
-    int iters;      /* fixed number of timed calls, 0 = adaptive */
-    int warmup;     /* warm-up calls, -1 = by size (100 small, 10 >= 1 MiB, 3 >= 16 MiB) */
-    double budget;  /* seconds per size when adaptive */
+    int iters;     /* fixed number of timed calls, 0 = adaptive */
+    int warmup;    /* warm-up calls, -1 = by size (100 small, 10 >= 1 MiB, 3 >= 16 MiB) */
+    double budget; /* seconds per size when adaptive */
     int min_iters, max_iters;
 } so_bench_timing;
 
@@ -107,12 +107,12 @@ void so_bench_poison(void *buf, size_t bytes);
 
 typedef struct so_bench_out {
     FILE *csv, *json;
-    FILE *json2;         /* a second JSON-lines copy (--rows, for a parent process) */
-    int root;            /* only the root prints */
-    const char *title;   /* what the table header names (default: the first row's label) */
+    FILE *json2;       /* a second JSON-lines copy (--rows, for a parent process) */
+    int root;          /* only the root prints */
+    const char *title; /* what the table header names (default: the first row's label) */
     int header_done;
-    double load1;        /* 1-minute load average when the run started (JSON "load1") */
-    double busbw_sum;    /* over printed rows, for nccl-tests' "# Avg bus bandwidth" */
+    double load1;     /* 1-minute load average when the run started (JSON "load1") */
+    double busbw_sum; /* over printed rows, for nccl-tests' "# Avg bus bandwidth" */
     int nrows;
 } so_bench_out;
 
@@ -126,16 +126,16 @@ int so_bench_timing_flag(so_bench_timing *t, int argc, char **argv, int *i);
 
 /* One row of a collective sweep. */
 typedef struct so_bench_row {
-    const char *bench;   /* JSON "bench", e.g. "ours_coll" */
-    const char *label;   /* case label, e.g. "ours-shm" */
-    const char *op;      /* "allreduce", "reduce_scatter", ... */
+    const char *bench; /* JSON "bench", e.g. "ours_coll" */
+    const char *label; /* case label, e.g. "ours-shm" */
+    const char *op;    /* "allreduce", "reduce_scatter", ... */
     int nranks;
     size_t bytes, count;
     const char *type, *redop, *algo;
     so_bench_stats st;
     double busbw_factor;
     size_t wrong;
-    double model_us;     /* < 0 if none */
+    double model_us; /* < 0 if none */
 } so_bench_row;
 
 void so_bench_row_print(so_bench_out *o, const so_bench_row *r);

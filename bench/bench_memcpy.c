@@ -149,7 +149,8 @@ static int bench_memcpy(int argc, char **argv) {
         return 2;
     }
     if (nt < 1 || nt > MEMCPY_MAX_THREADS || lo < 4096 || hi < lo) {
-        fprintf(stderr, "scaleout bench memcpy: want 1 <= --threads <= %d and 4K <= --min <= --max\n",
+        fprintf(stderr,
+                "scaleout bench memcpy: want 1 <= --threads <= %d and 4K <= --min <= --max\n",
                 MEMCPY_MAX_THREADS);
         return 2;
     }

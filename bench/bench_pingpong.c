@@ -96,8 +96,9 @@ static int pp_rank_main(const pp_cfg *cfg) {
     memset(buf, 1, maxb);
     if (r == 0 && cfg->osu) {
         /* The layout of OSU's osu_latency, which scripts that parse it expect. */
-        printf("# OSU MPI Latency Test (scaleout bench pingpong, %s)\n# Size          Latency (us)\n",
-               so_comm_transport_name(c, 1));
+        printf(
+            "# OSU MPI Latency Test (scaleout bench pingpong, %s)\n# Size          Latency (us)\n",
+            so_comm_transport_name(c, 1));
     } else if (r == 0) {
         printf("# ping-pong rank 0 <-> rank 1 (%s, %s): one-way time = half the round trip\n",
                label, so_comm_transport_name(c, 1));
@@ -244,5 +245,4 @@ static int bench_pingpong(int argc, char **argv) {
     return so_bench_launch(cfg.nranks, cfg.transport);
 }
 
-SO_CLI_BENCH(pingpong, "point-to-point latency/bandwidth and the fitted alpha-beta",
-             bench_pingpong)
+SO_CLI_BENCH(pingpong, "point-to-point latency/bandwidth and the fitted alpha-beta", bench_pingpong)

@@ -155,8 +155,8 @@ static double time_gemm(int which, gemm_job *j) {
 }
 
 static void bench_gemm(int threads) {
-    static const int shapes[][3] = {{2048, 128, 384}, {2048, 128, 512}, {2048, 512, 128},
-                                    {1024, 1024, 1024}};
+    static const int shapes[][3] = {
+        {2048, 128, 384}, {2048, 128, 512}, {2048, 512, 128}, {1024, 1024, 1024}};
     printf("\n%-22s %12s %16s %16s %12s\n", "gemm (N x K) x (K x OC)", "ml path", "cblas direct",
            "cblas 1 thread", "C fallback");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -253,8 +253,14 @@ static int bench_gpt_step(int argc, char **argv) {
             y[(size_t)s * T + t] = text[off + t + 1];
         }
     }
-    adamw opt = {.m = calloc(ps->n, sizeof(float)), .v = calloc(ps->n, sizeof(float)), .n = ps->n,
-                 .lr = 1e-3f, .b1 = 0.9f, .b2 = 0.95f, .eps = 1e-8f, .wd = 0.1f};
+    adamw opt = {.m = calloc(ps->n, sizeof(float)),
+                 .v = calloc(ps->n, sizeof(float)),
+                 .n = ps->n,
+                 .lr = 1e-3f,
+                 .b1 = 0.9f,
+                 .b2 = 0.95f,
+                 .eps = 1e-8f,
+                 .wd = 0.1f};
     so_optim *lib = NULL; /* the library's AdamW (src/ml/optim) unless --optim local */
     if (use_lib) {
         so_optim_config oc;

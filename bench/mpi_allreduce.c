@@ -216,11 +216,12 @@ static long check(const call *c, int rank) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: mpirun -np N so_mpi_allreduce [--op allreduce|reduce_scatter|allgather|alltoall|"
-            "bcast]\n  [--min 8] [--max 64M] [--factor 2 | --step S | --sizes LIST] [--iters N]\n"
-            "  [--warmup W (-1: by size)] [--budget SECONDS (0.5)] [--label ompi-shm]\n"
-            "  [--json FILE]... [--csv FILE]\n");
+    fprintf(
+        stderr,
+        "usage: mpirun -np N so_mpi_allreduce [--op allreduce|reduce_scatter|allgather|alltoall|"
+        "bcast]\n  [--min 8] [--max 64M] [--factor 2 | --step S | --sizes LIST] [--iters N]\n"
+        "  [--warmup W (-1: by size)] [--budget SECONDS (0.5)] [--label ompi-shm]\n"
+        "  [--json FILE]... [--csv FILE]\n");
 }
 
 static int parse(peer_cfg *c, int argc, char **argv) {
@@ -327,9 +328,9 @@ int main(int argc, char **argv) {
         }
         printf("# %s on %d ranks (%s, Open MPI): median of timed calls, each the max over ranks\n",
                cfg.op, np, cfg.label);
-        printf("#%12s %12s %5s %5s %8s %10s %10s %10s %6s %11s %11s %7s %10s\n", "size(B)",
-               "count", "type", "redop", "algo", "time_us", "min_us", "max_us", "iters",
-               "algbw(GB/s)", "busbw(GB/s)", "#wrong", "model_us");
+        printf("#%12s %12s %5s %5s %8s %10s %10s %10s %6s %11s %11s %7s %10s\n", "size(B)", "count",
+               "type", "redop", "algo", "time_us", "min_us", "max_us", "iters", "algbw(GB/s)",
+               "busbw(GB/s)", "#wrong", "model_us");
     }
     /* Buffers for the largest size, rounded up to whole blocks. */
     size_t cap = 0;
@@ -373,7 +374,7 @@ int main(int argc, char **argv) {
         MPI_Allreduce(&wrong, &wsum, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
         total_wrong += wsum;
 
-        int warm = cfg.warmup >= 0 ? cfg.warmup
+        int warm = cfg.warmup >= 0               ? cfg.warmup
                    : bytes >= ((size_t)16 << 20) ? 3
                    : bytes >= ((size_t)1 << 20)  ? 10
                                                  : 100;
@@ -406,35 +407,39 @@ int main(int argc, char **argv) {
         MPI_Allreduce(MPI_IN_PLACE, times, iters, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (rank == 0) {
             qsort(times, (size_t)iters, sizeof(double), cmp_double);
-            double med = (iters % 2) ? times[iters / 2]
-                                     : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
+            double med =
+                (iters % 2) ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
             double algbw = (double)bytes / med / 1e9, busbw = algbw * bus_factor(cfg.op, np);
             printf(" %12zu %12zu %5s %5s %8s %10.2f %10.2f %10.2f %6d %11.3f %11.3f %7ld %10s\n",
-                   bytes, count, "f32", is_op(&cfg, "allreduce") || is_op(&cfg, "reduce_scatter")
-                                           ? "sum" : "none",
+                   bytes, count, "f32",
+                   is_op(&cfg, "allreduce") || is_op(&cfg, "reduce_scatter") ? "sum" : "none",
                    "ompi", med * 1e6, times[0] * 1e6, times[iters - 1] * 1e6, iters, algbw, busbw,
                    wsum, "-");
             fflush(stdout);
             busbw_sum += busbw;
             nrows++;
             if (csv) {
-                fprintf(csv, "mpi_coll,%s,%s,%d,%zu,%zu,f32,sum,ompi,%.3f,%.3f,%.3f,%d,%.6g,%.6g,"
-                             "%ld,\n",
+                fprintf(csv,
+                        "mpi_coll,%s,%s,%d,%zu,%zu,f32,sum,ompi,%.3f,%.3f,%.3f,%d,%.6g,%.6g,"
+                        "%ld,\n",
                         cfg.label, cfg.op, np, bytes, count, med * 1e6, times[0] * 1e6,
                         times[iters - 1] * 1e6, iters, algbw, busbw, wsum);
             }
             char sz[32];
             size_label(bytes, sz, sizeof sz);
-            const char *names[4][2] = {{"lat_us", "us"}, {"lat_us_min", "us"},
-                                       {"busbw_GBps", "GB/s"}, {"algbw_GBps", "GB/s"}};
+            const char *names[4][2] = {{"lat_us", "us"},
+                                       {"lat_us_min", "us"},
+                                       {"busbw_GBps", "GB/s"},
+                                       {"algbw_GBps", "GB/s"}};
             double vals[4] = {med * 1e6, times[0] * 1e6, busbw, algbw};
             for (int j = 0; j < cfg.njson; j++) {
                 for (int m = 0; m < 4; m++) {
-                    fprintf(json[j],
-                            "{\"bench\":\"mpi_coll\",\"case\":\"%s np=%d %s %s\",\"metric\":\"%s\","
-                            "\"unit\":\"%s\",\"value\":%.6g,\"iters\":%d,\"ok\":%s,\"load1\":%.2f}\n",
-                            cfg.label, np, cfg.op, sz, names[m][0], names[m][1], vals[m], iters,
-                            wsum ? "false" : "true", load1);
+                    fprintf(
+                        json[j],
+                        "{\"bench\":\"mpi_coll\",\"case\":\"%s np=%d %s %s\",\"metric\":\"%s\","
+                        "\"unit\":\"%s\",\"value\":%.6g,\"iters\":%d,\"ok\":%s,\"load1\":%.2f}\n",
+                        cfg.label, np, cfg.op, sz, names[m][0], names[m][1], vals[m], iters,
+                        wsum ? "false" : "true", load1);
                 }
                 fflush(json[j]);
             }

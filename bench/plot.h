@@ -13,9 +13,9 @@
 #define SO_BENCH_PLOT_H
 
 enum {
-    SO_PLOT_LOGX = 1,   /* logarithmic x axis (base 2) */
-    SO_PLOT_LOGY = 2,   /* logarithmic y axis (base 10) */
-    SO_PLOT_XBYTES = 4, /* x tick labels as sizes: 1k, 64k, 1M */
+    SO_PLOT_LOGX = 1,     /* logarithmic x axis (base 2) */
+    SO_PLOT_LOGY = 2,     /* logarithmic y axis (base 10) */
+    SO_PLOT_XBYTES = 4,   /* x tick labels as sizes: 1k, 64k, 1M */
     SO_PLOT_YPERCENT = 8, /* y axis 0..100 */
     SO_PLOT_XDATA = 16    /* one x tic at each data point, labelled with its x */
 };

@@ -63,8 +63,8 @@ static int tr_printf(so_trace *t, const char *fmt, ...) {
 static int tr_name(so_trace *t, const char *name) {
     for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p; p++) {
         int rc = (*p == '"' || *p == '\\') ? tr_printf(t, "\\%c", *p)
-                 : *p < 0x20              ? tr_printf(t, "\\u%04x", *p)
-                                          : tr_printf(t, "%c", *p);
+                 : *p < 0x20               ? tr_printf(t, "\\u%04x", *p)
+                                           : tr_printf(t, "%c", *p);
         if (rc < 0) {
             return rc;
         }
@@ -86,27 +86,30 @@ int so_trace_complete(so_trace *t, const char *name, int pid, int tid, double st
 
 int so_trace_name_process(so_trace *t, int pid, const char *name) {
     SO_TRY(tr_begin(t));
-    SO_TRY(tr_printf(t, "process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": \"",
-                     pid));
+    SO_TRY(
+        tr_printf(t, "process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": \"", pid));
     SO_TRY(tr_name(t, name));
     SO_TRY(tr_printf(t, "\"}}"));
     /* Keep processes in the order they were named. */
     SO_TRY(tr_begin(t));
-    return tr_printf(t, "process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"args\": "
-                        "{\"sort_index\": %d}}",
+    return tr_printf(t,
+                     "process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"args\": "
+                     "{\"sort_index\": %d}}",
                      pid, pid);
 }
 
 int so_trace_name_thread(so_trace *t, int pid, int tid, const char *name) {
     SO_TRY(tr_begin(t));
-    SO_TRY(tr_printf(t, "thread_name\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": "
-                        "{\"name\": \"",
+    SO_TRY(tr_printf(t,
+                     "thread_name\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": "
+                     "{\"name\": \"",
                      pid, tid));
     SO_TRY(tr_name(t, name));
     SO_TRY(tr_printf(t, "\"}}"));
     SO_TRY(tr_begin(t));
-    return tr_printf(t, "thread_sort_index\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": "
-                        "{\"sort_index\": %d}}",
+    return tr_printf(t,
+                     "thread_sort_index\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": "
+                     "{\"sort_index\": %d}}",
                      pid, tid, tid);
 }
 

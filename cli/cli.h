@@ -42,7 +42,7 @@ int so_cli_launch_self(int nranks, const char *transport, int argc, char **argv)
 int so_cli_is_worker(void);
 
 #define SO__CLI_REG(kind, name, summary, fn)                                                       \
-    __attribute__((constructor)) static void so__cli_reg_##name(void) {                           \
+    __attribute__((constructor)) static void so__cli_reg_##name(void) {                            \
         so_cli_register(kind, #name, summary, fn);                                                 \
     }
 #define SO_CLI_COMMAND(name, summary, fn) SO__CLI_REG(SO_CLI_KIND_COMMAND, name, summary, fn)

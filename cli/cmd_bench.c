@@ -1,7 +1,7 @@
 /*
  * `scaleout bench <what> [flags]`: dispatches to the benchmarks registered with SO_CLI_BENCH
- * (the files of bench/). `scaleout bench` or `scaleout bench list` lists them. The full argv is remembered
- * first, so a multi-rank benchmark can re-run itself as K ranks under the launcher.
+ * (the files of bench/). `scaleout bench` or `scaleout bench list` lists them. The full argv is
+ * remembered first, so a multi-rank benchmark can re-run itself as K ranks under the launcher.
  */
 #include <string.h>
 
@@ -34,8 +34,9 @@ static void bench_usage(FILE *f) {
     for (int i = 0; i < n; i++) {
         fprintf(f, "  %-14s %s\n", e[i].name, e[i].summary);
     }
-    fprintf(f, "\nCollectives print nccl-tests' columns; --csv FILE and --json FILE (JSON lines for\n"
-               "../shared/peers/summarize.py) write the rows too. Benchmarks are not tests.\n");
+    fprintf(f,
+            "\nCollectives print nccl-tests' columns; --csv FILE and --json FILE (JSON lines for\n"
+            "../shared/peers/summarize.py) write the rows too. Benchmarks are not tests.\n");
 }
 
 static int cmd_bench(int argc, char **argv) {

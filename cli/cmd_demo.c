@@ -58,8 +58,10 @@ static int cmd_demo(int argc, char **argv) {
         return demo_list(stdout);
     }
     if (argv[1][0] == '-') {
-        fprintf(stderr, "scaleout demo: unknown flag '%s'; give a demo name first "
-                        "(scaleout demo list)\n", argv[1]);
+        fprintf(stderr,
+                "scaleout demo: unknown flag '%s'; give a demo name first "
+                "(scaleout demo list)\n",
+                argv[1]);
         return 2;
     }
     int ambiguous;

@@ -464,7 +464,8 @@ static int m_little(int argc, char **argv, const char *about) {
     mflag f[] = {{"rate", F_DBL, &rate, "arrival rate, per second"},
                  {"wait-ms", F_DBL, &wait, "mean time in the system, ms"}};
     PARSE("little", about, f);
-    printf("L = %g/s x %g ms = %.3f in the system\n", rate, wait, so_model_little(rate, wait / 1e3));
+    printf("L = %g/s x %g ms = %.3f in the system\n", rate, wait,
+           so_model_little(rate, wait / 1e3));
     return 0;
 }
 
@@ -487,7 +488,8 @@ static int m_workdepth(int argc, char **argv, const char *about) {
 /* The machine probes for --measure: STREAM triad and an FMA loop on one core. */
 static double measure_triad_Bps(void) {
     size_t n = 8u << 20; /* 3 arrays of 64 MiB */
-    double *a = so_malloc_aligned(n * 8), *b = so_malloc_aligned(n * 8), *c = so_malloc_aligned(n * 8);
+    double *a = so_malloc_aligned(n * 8), *b = so_malloc_aligned(n * 8),
+           *c = so_malloc_aligned(n * 8);
     double best = 1e30;
     if (a && b && c) {
         for (size_t i = 0; i < n; i++) {
@@ -611,8 +613,8 @@ static int m_ring(int argc, char **argv, const char *about) {
                  {"k", F_LIST, &k, "ranks"}};
     PARSE("ring", about, f);
     char b[32];
-    printf("n = %s\n%8s %14s %16s %12s %14s\n", fmt_bytes(bytes, b, sizeof b), "K",
-           "latency (ms)", "bandwidth (ms)", "total (ms)", "n* (bytes)");
+    printf("n = %s\n%8s %14s %16s %12s %14s\n", fmt_bytes(bytes, b, sizeof b), "K", "latency (ms)",
+           "bandwidth (ms)", "total (ms)", "n* (bytes)");
     for (int i = 0; i < k.n; i++) {
         printf("%8g %14.4f %16.3f %12.3f %14.3g\n", k.v[i],
                1e3 * so_model_ring_latency_s(k.v[i], alpha * 1e-6),
@@ -766,13 +768,15 @@ static int m_hierarchical(int argc, char **argv, const char *about) {
     double intra = so_model_allreduce_s(SO_AR_RING, per, bytes, ia * 1e-6, ig * 1e9);
     double lead = so_model_allreduce_s(SO_AR_RING, nodes, bytes, xa * 1e-6, xg * 1e9);
     double bc = so_model_p2p_s(bytes, ia * 1e-6, ig * 1e9);
-    double h = so_model_hier_allreduce_s(nodes, per, bytes, ia * 1e-6, ig * 1e9, xa * 1e-6, xg * 1e9);
+    double h =
+        so_model_hier_allreduce_s(nodes, per, bytes, ia * 1e-6, ig * 1e9, xa * 1e-6, xg * 1e9);
     printf("%-34s %10s\n", "phase", "time (ms)");
     printf("%-34s %10.2f\n", "flat ring over the network", 1e3 * flat);
     printf("%-34s %10.2f\n", "  1. ring inside each node", 1e3 * intra);
     printf("%-34s %10.2f\n", "  2. ring among node leaders", 1e3 * lead);
     printf("%-34s %10.2f\n", "  3. broadcast inside each node", 1e3 * bc);
-    printf("%-34s %10.2f\n\nhierarchical is %.2fx faster\n", "hierarchical total", 1e3 * h, flat / h);
+    printf("%-34s %10.2f\n\nhierarchical is %.2fx faster\n", "hierarchical total", 1e3 * h,
+           flat / h);
     return 0;
 }
 
@@ -800,9 +804,10 @@ static int m_bucket(int argc, char **argv, const char *about) {
         }
     }
     so_model_bucket(layers, gb, bwd * 1e-3, alpha * 1e-6, gbps * 1e9, 8, &r);
-    printf("\nideal (compute only) %.1f ms; best %g layers/bucket; 8-layer buckets are %.2fx faster "
-           "than no overlap with 1-layer buckets\n",
-           1e3 * naive.compute_s, best_per, naive.no_overlap_s / r.overlap_s);
+    printf(
+        "\nideal (compute only) %.1f ms; best %g layers/bucket; 8-layer buckets are %.2fx faster "
+        "than no overlap with 1-layer buckets\n",
+        1e3 * naive.compute_s, best_per, naive.no_overlap_s / r.overlap_s);
     return 0;
 }
 
@@ -862,8 +867,9 @@ static int m_mm1(int argc, char **argv, const char *about) {
             continue;
         }
         printf("%8g %10.2f %10.2f %10.2f %10.1f %10.1f\n", l, 1e3 * so_model_mm1_mean_s(l, mu),
-               1e3 * so_model_mm1_quantile_s(l, mu, 0.5), 1e3 * so_model_mm1_quantile_s(l, mu, 0.99),
-               100 * l / mu, so_model_mm1_goodput(l, mu, slo / 1e3));
+               1e3 * so_model_mm1_quantile_s(l, mu, 0.5),
+               1e3 * so_model_mm1_quantile_s(l, mu, 0.99), 100 * l / mu,
+               so_model_mm1_goodput(l, mu, slo / 1e3));
     }
     return 0;
 }
@@ -882,7 +888,8 @@ static int m_moe(int argc, char **argv, const char *about) {
            so_model_moe_lif(c.v, c.n), floor(cf * total / c.n), "expert", "tokens", "share",
            "dropped");
     for (int e = 0; e < c.n; e++) {
-        printf("%8d %8.0f %8.3f %8.0f\n", e, c.v[e], c.v[e] / total, so_model_moe_drop(c.v, c.n, e, cf));
+        printf("%8d %8.0f %8.3f %8.0f\n", e, c.v[e], c.v[e] / total,
+               so_model_moe_drop(c.v, c.n, e, cf));
     }
     return 0;
 }
@@ -908,15 +915,16 @@ static int m_overlap(int argc, char **argv, const char *about) {
 static int m_mfu(int argc, char **argv, const char *about) {
     so_model_train m = {256, 989e12, 2.45e6, 7e9, 6, 2.50, 700, 1.12, 380};
     double tf = 989;
-    mflag f[] = {{"devices", F_DBL, &m.devices, "accelerators"},
-                 {"peak-tflops", F_DBL, &tf, "peak per device, TFLOP/s"},
-                 {"tokens-per-s", F_DBL, &m.tokens_per_s, "training throughput"},
-                 {"params", F_DBL, &m.params, "parameters N"},
-                 {"flops-per-param", F_DBL, &m.flops_per_param_token, "FLOP per parameter per token"},
-                 {"price", F_DBL, &m.price_dev_h, "$ per device-hour"},
-                 {"watts", F_DBL, &m.watts, "power per device, W"},
-                 {"pue", F_DBL, &m.pue, "power usage effectiveness"},
-                 {"grid", F_DBL, &m.g_co2_per_kwh, "grid carbon intensity, gCO2e/kWh"}};
+    mflag f[] = {
+        {"devices", F_DBL, &m.devices, "accelerators"},
+        {"peak-tflops", F_DBL, &tf, "peak per device, TFLOP/s"},
+        {"tokens-per-s", F_DBL, &m.tokens_per_s, "training throughput"},
+        {"params", F_DBL, &m.params, "parameters N"},
+        {"flops-per-param", F_DBL, &m.flops_per_param_token, "FLOP per parameter per token"},
+        {"price", F_DBL, &m.price_dev_h, "$ per device-hour"},
+        {"watts", F_DBL, &m.watts, "power per device, W"},
+        {"pue", F_DBL, &m.pue, "power usage effectiveness"},
+        {"grid", F_DBL, &m.g_co2_per_kwh, "grid carbon intensity, gCO2e/kWh"}};
     PARSE("mfu", about, f);
     m.peak_flops = tf * 1e12;
     printf("MFU                 %.1f%%\n", 100 * so_model_mfu(&m));
@@ -953,13 +961,17 @@ static const model_entry models[] = {
     {"roofline", "3.7.1 roofline: attainable = min(peak, intensity x bandwidth)", m_roofline},
     {"ring", "3.8.1 ring all-reduce: latency 2(K-1) alpha + bandwidth 2(K-1)/K n beta", m_ring},
     {"costscale", "3.9.1 cost-aware scaling: S = 1/(s + (1-s)/K + o(K-1))", m_costscale},
-    {"commcompute", "4.1.1 data-parallel step: compute vs ring all-reduce, gamma = comm/compute", m_commcompute},
+    {"commcompute", "4.1.1 data-parallel step: compute vs ring all-reduce, gamma = comm/compute",
+     m_commcompute},
     {"links", "4.2.3 one transfer over typical links: alpha + n / bandwidth", m_links},
     {"allreduce", "4.4.1 all-reduce algorithms under alpha-beta (times in ms)", m_allreduce},
-    {"placement", "4.9.1 the same ring inside a node vs across nodes: 2(n-1)(alpha + B/n/bw)", m_placement},
-    {"hierarchical", "4.9.2 flat network ring vs two-level (node ring + leader ring + broadcast)", m_hierarchical},
+    {"placement", "4.9.1 the same ring inside a node vs across nodes: 2(n-1)(alpha + B/n/bw)",
+     m_placement},
+    {"hierarchical", "4.9.2 flat network ring vs two-level (node ring + leader ring + broadcast)",
+     m_hierarchical},
     {"bucket", "4.10.1 gradient bucketing with and without overlap of the backward pass", m_bucket},
-    {"speedup", "5.1.1 speedup, efficiency, Karp-Flatt and cost per step from step times", m_speedup},
+    {"speedup", "5.1.1 speedup, efficiency, Karp-Flatt and cost per step from step times",
+     m_speedup},
     {"mm1", "5.3.1 M/M/1: response time ~ Exp(mu - lambda); goodput within the SLO", m_mm1},
     {"moe", "5.3.3 expert load imbalance (LIF = E max f) and capacity drops", m_moe},
     {"overlap", "5.4.1 communication-to-computation ratio R and efficiency", m_overlap},

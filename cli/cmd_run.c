@@ -59,12 +59,34 @@ static void run_usage(FILE *f) {
         "  scaleout run --nnodes 2 --node-rank 0 --master 10.0.0.1:29500 -n 4 -- ./train\n");
 }
 
-static const char *const run_flags[] = {
-    "-n", "--nproc", "--nproc-per-node", "--nnodes", "--node-rank", "--master", "--master-addr",
-    "--master-port", "--rdzv-endpoint", "--rdzv-backend", "--rdzv-id", "--standalone",
-    "--max-restarts", "--transport", "--tag-output", "--no-prefix", "--timeout", "--grace",
-    "--run-id", "--log-dir", "--role", "--monitor-interval", "--start-method",
-    "--restart-early", "--no-python", "--quiet", "--bind-to", "--help"};
+static const char *const run_flags[] = {"-n",
+                                        "--nproc",
+                                        "--nproc-per-node",
+                                        "--nnodes",
+                                        "--node-rank",
+                                        "--master",
+                                        "--master-addr",
+                                        "--master-port",
+                                        "--rdzv-endpoint",
+                                        "--rdzv-backend",
+                                        "--rdzv-id",
+                                        "--standalone",
+                                        "--max-restarts",
+                                        "--transport",
+                                        "--tag-output",
+                                        "--no-prefix",
+                                        "--timeout",
+                                        "--grace",
+                                        "--run-id",
+                                        "--log-dir",
+                                        "--role",
+                                        "--monitor-interval",
+                                        "--start-method",
+                                        "--restart-early",
+                                        "--no-python",
+                                        "--quiet",
+                                        "--bind-to",
+                                        "--help"};
 
 /* Levenshtein distance of two short strings (for "did you mean"). */
 static int distance(const char *a, const char *b) {
@@ -210,8 +232,10 @@ static int cmd_run(int argc, char **argv) {
             char lo[32];
             snprintf(lo, sizeof lo, "%.*s", colon ? (int)(colon - val) : (int)strlen(val), val);
             if (colon && strcmp(lo, colon + 1) != 0) {
-                fprintf(stderr, "scaleout run: --nnodes %s: elastic MIN:MAX node counts are not "
-                                "supported; give one number\n", val);
+                fprintf(stderr,
+                        "scaleout run: --nnodes %s: elastic MIN:MAX node counts are not "
+                        "supported; give one number\n",
+                        val);
                 return 2;
             }
             if (parse_int(name, lo, 1, 65536, &cfg.nnodes) < 0) {
@@ -323,8 +347,10 @@ static int cmd_run(int argc, char **argv) {
         cfg.master_port = 29500; /* torchrun's MASTER_PORT convention */
     }
     if (cfg.nnodes > 1 && !cfg.master_addr) {
-        fprintf(stderr, "scaleout run: a job on %d nodes needs --master HOST:PORT (node 0's "
-                        "address, reachable from every node)\n", cfg.nnodes);
+        fprintf(stderr,
+                "scaleout run: a job on %d nodes needs --master HOST:PORT (node 0's "
+                "address, reachable from every node)\n",
+                cfg.nnodes);
         return 2;
     }
     char **prog = argv + i;

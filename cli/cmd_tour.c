@@ -210,8 +210,9 @@ static int cmd_tour(int argc, char **argv) {
         return 0;
     }
     /* The demos start their own workers; a tour run under a launcher must not look like a rank. */
-    static const char *const rank_vars[] = {"RANK", "SO_RANK", "WORLD_SIZE", "SO_WORLD_SIZE",
-                                            "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK"};
+    static const char *const rank_vars[] = {"RANK",          "SO_RANK",    "WORLD_SIZE",
+                                            "SO_WORLD_SIZE", "LOCAL_RANK", "OMPI_COMM_WORLD_RANK",
+                                            "PMI_RANK"};
     for (size_t i = 0; i < sizeof rank_vars / sizeof rank_vars[0]; i++) {
         unsetenv(rank_vars[i]);
     }

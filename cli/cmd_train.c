@@ -28,16 +28,23 @@ static void print_flags(FILE *f, const so_train_flag *flags, int n) {
         char lhs[64];
         const so_train_flag *fl = &flags[i];
         snprintf(lhs, sizeof lhs, "--%s%s", fl->name,
-                 fl->kind == SO_TF_BOOL ? "" : fl->kind == SO_TF_STR ? " S" : " N");
+                 fl->kind == SO_TF_BOOL  ? ""
+                 : fl->kind == SO_TF_STR ? " S"
+                                         : " N");
         char dflt[64] = "";
         switch (fl->kind) {
-        case SO_TF_INT: snprintf(dflt, sizeof dflt, "[%d]", *(int *)fl->dst); break;
-        case SO_TF_DBL: snprintf(dflt, sizeof dflt, "[%g]", *(double *)fl->dst); break;
+        case SO_TF_INT:
+            snprintf(dflt, sizeof dflt, "[%d]", *(int *)fl->dst);
+            break;
+        case SO_TF_DBL:
+            snprintf(dflt, sizeof dflt, "[%g]", *(double *)fl->dst);
+            break;
         case SO_TF_STR:
             snprintf(dflt, sizeof dflt, "[%s]",
                      *(const char **)fl->dst ? *(const char **)fl->dst : "none");
             break;
-        default: break;
+        default:
+            break;
         }
         fprintf(f, "  %-22s %s %s\n", lhs, fl->help, dflt);
     }
@@ -53,8 +60,10 @@ int so__train_parse(int argc, char **argv, const so_train_flag *flags, int n,
             return 1;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "scaleout train %s: unexpected argument '%s'\nhint: flags look like "
-                    "--steps 100; see 'scaleout train %s --help'\n", argv[0], a, argv[0]);
+            fprintf(stderr,
+                    "scaleout train %s: unexpected argument '%s'\nhint: flags look like "
+                    "--steps 100; see 'scaleout train %s --help'\n",
+                    argv[0], a, argv[0]);
             return 2;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
@@ -66,8 +75,10 @@ int so__train_parse(int argc, char **argv, const so_train_flag *flags, int n,
             }
         }
         if (!fl) {
-            fprintf(stderr, "scaleout train %s: unknown flag '--%.*s'\nhint: see 'scaleout train "
-                    "%s --help' for the flags\n", argv[0], (int)len, name, argv[0]);
+            fprintf(stderr,
+                    "scaleout train %s: unknown flag '--%.*s'\nhint: see 'scaleout train "
+                    "%s --help' for the flags\n",
+                    argv[0], (int)len, name, argv[0]);
             return 2;
         }
         if (fl->kind == SO_TF_BOOL) {
@@ -104,8 +115,8 @@ int so__train_parse(int argc, char **argv, const so_train_flag *flags, int n,
 }
 
 int so__train_fail(const char *what, int rc, const char *hint) {
-    fprintf(stderr, "scaleout train: %s: %s (%s)\n", what, so_last_error()[0] ? so_last_error()
-                    : so_strerror(rc), so_err_name(rc));
+    fprintf(stderr, "scaleout train: %s: %s (%s)\n", what,
+            so_last_error()[0] ? so_last_error() : so_strerror(rc), so_err_name(rc));
     if (hint) {
         fprintf(stderr, "hint: %s\n", hint);
     }
@@ -144,7 +155,9 @@ typedef struct tab_model {
 } tab_model;
 
 static const so_param_set *tab_params(const tab_model *m) {
-    return m->mlp ? so_mlp_params(m->mlp) : m->lr ? so_logreg_params(m->lr) : so_linreg_params(m->lin);
+    return m->mlp  ? so_mlp_params(m->mlp)
+           : m->lr ? so_logreg_params(m->lr)
+                   : so_linreg_params(m->lin);
 }
 
 static int tab_forward(tab_model *m, const float *x, const int32_t *labels, const float *targets,
@@ -159,7 +172,9 @@ static int tab_forward(tab_model *m, const float *x, const int32_t *labels, cons
 }
 
 static int tab_backward(tab_model *m) {
-    return m->mlp ? so_mlp_backward(m->mlp) : m->lr ? so_logreg_backward(m->lr) : so_linreg_backward(m->lin);
+    return m->mlp  ? so_mlp_backward(m->mlp)
+           : m->lr ? so_logreg_backward(m->lr)
+                   : so_linreg_backward(m->lin);
 }
 
 static int tab_accuracy(tab_model *m, const so_dataset *ds, double *acc) {
@@ -186,11 +201,20 @@ static void tab_destroy(tab_model *m) {
 }
 
 static int train_tabular(int kind, int argc, char **argv) {
-    tab_opts o = {.data = kind == KIND_LINREG ? "diabetes" : kind == KIND_LOGREG ? "breast-cancer"
-                                                                                 : "digits",
-                  .optim = "adam", .act = "relu", .hidden = 64, .layers = 1,
-                  .epochs = kind == KIND_MLP ? 30 : 50, .batch = 32, .seed = 0,
-                  .lr = kind == KIND_MLP ? 0.01 : 0.05, .wd = 0, .test_frac = 0.2, .momentum = 0.9};
+    tab_opts o = {.data = kind == KIND_LINREG   ? "diabetes"
+                          : kind == KIND_LOGREG ? "breast-cancer"
+                                                : "digits",
+                  .optim = "adam",
+                  .act = "relu",
+                  .hidden = 64,
+                  .layers = 1,
+                  .epochs = kind == KIND_MLP ? 30 : 50,
+                  .batch = 32,
+                  .seed = 0,
+                  .lr = kind == KIND_MLP ? 0.01 : 0.05,
+                  .wd = 0,
+                  .test_frac = 0.2,
+                  .momentum = 0.9};
     so_train_flag flags[] = {
         {"data", SO_TF_STR, &o.data, "dataset: digits, breast-cancer, iris, wine, diabetes"},
         {"hidden", SO_TF_INT, &o.hidden, "hidden units per layer (mlp)"},
@@ -228,16 +252,22 @@ static int train_tabular(int kind, int argc, char **argv) {
     }
     if (o.epochs < 1 || o.batch < 1 || o.hidden < 1 || o.layers < 0 ||
         o.layers > SO_MLP_MAX_LAYERS - 1 || !(o.test_frac > 0 && o.test_frac < 1)) {
-        fprintf(stderr, "scaleout train %s: --epochs, --batch and --hidden must be >= 1, --layers in "
-                "[0, %d], --test-frac in (0, 1)\n", argv[0], SO_MLP_MAX_LAYERS - 1);
+        fprintf(stderr,
+                "scaleout train %s: --epochs, --batch and --hidden must be >= 1, --layers in "
+                "[0, %d], --test-frac in (0, 1)\n",
+                argv[0], SO_MLP_MAX_LAYERS - 1);
         return 2;
     }
     so_optim_kind okind;
     if (so_optim_kind_parse(o.optim, &okind) < 0) {
-        return so__train_fail("--optim", SO_EINVAL, "use one of sgd, adam, adamw, adagrad, lars, lamb");
+        return so__train_fail("--optim", SO_EINVAL,
+                              "use one of sgd, adam, adamw, adagrad, lars, lamb");
     }
-    int act = !strcmp(o.act, "relu") ? SO_ACT_RELU : !strcmp(o.act, "tanh") ? SO_ACT_TANH
-            : !strcmp(o.act, "gelu") ? SO_ACT_GELU : !strcmp(o.act, "silu") ? SO_ACT_SILU : -1;
+    int act = !strcmp(o.act, "relu")   ? SO_ACT_RELU
+              : !strcmp(o.act, "tanh") ? SO_ACT_TANH
+              : !strcmp(o.act, "gelu") ? SO_ACT_GELU
+              : !strcmp(o.act, "silu") ? SO_ACT_SILU
+                                       : -1;
     if (act < 0) {
         fprintf(stderr, "scaleout train %s: unknown --act '%s' (relu, tanh, gelu, silu)\n", argv[0],
                 o.act);
@@ -248,21 +278,25 @@ static int train_tabular(int kind, int argc, char **argv) {
     int rc = so_dataset_load(o.data, &all);
     if (rc < 0) {
         return so__train_fail("loading the data", rc,
-                              rc == SO_EINVAL ? "--data takes digits, breast-cancer, iris, wine or diabetes"
-                                              : "install python3-sklearn (scripts/install-deps.sh) "
-                                                "or set SO_SKLEARN_DATA_DIR");
+                              rc == SO_EINVAL
+                                  ? "--data takes digits, breast-cancer, iris, wine or diabetes"
+                                  : "install python3-sklearn (scripts/install-deps.sh) "
+                                    "or set SO_SKLEARN_DATA_DIR");
     }
     const int regression = all.n_classes == 0;
     if (kind == KIND_LINREG && !regression) {
-        fprintf(stderr, "scaleout train linreg: %s is a classification dataset\nhint: use "
+        fprintf(stderr,
+                "scaleout train linreg: %s is a classification dataset\nhint: use "
                 "'scaleout train logreg --data %s' or 'scaleout train linreg --data diabetes'\n",
                 o.data, o.data);
         so_dataset_deinit(&all);
         return 2;
     }
     if (kind == KIND_LOGREG && regression) {
-        fprintf(stderr, "scaleout train logreg: %s is a regression dataset\nhint: use 'scaleout "
-                "train linreg --data %s' or 'scaleout train mlp --data %s'\n", o.data, o.data, o.data);
+        fprintf(stderr,
+                "scaleout train logreg: %s is a regression dataset\nhint: use 'scaleout "
+                "train linreg --data %s' or 'scaleout train mlp --data %s'\n",
+                o.data, o.data, o.data);
         so_dataset_deinit(&all);
         return 2;
     }
@@ -296,8 +330,10 @@ static int train_tabular(int kind, int argc, char **argv) {
         rc = so_logreg_create((int)all.d, o.batch, &m.lr);
         what = "logistic regression";
     } else {
-        so_mlp_config c = {.in_dim = (int)all.d, .out_dim = regression ? 1 : all.n_classes,
-                           .act = act, .loss = regression ? SO_LOSS_MSE : SO_LOSS_CE,
+        so_mlp_config c = {.in_dim = (int)all.d,
+                           .out_dim = regression ? 1 : all.n_classes,
+                           .act = act,
+                           .loss = regression ? SO_LOSS_MSE : SO_LOSS_CE,
                            .max_batch = o.batch};
         c.nhidden = kind == KIND_MLP ? o.layers : 0;
         for (int i = 0; i < c.nhidden; i++) {
@@ -320,16 +356,20 @@ static int train_tabular(int kind, int argc, char **argv) {
     so_optim_segment segs[64];
     int nseg = ps->nviews < 64 ? ps->nviews : 64;
     for (int i = 0; i < nseg; i++) {
-        segs[i] = (so_optim_segment){.offset = ps->views[i].offset, .numel = ps->views[i].numel,
+        segs[i] = (so_optim_segment){.offset = ps->views[i].offset,
+                                     .numel = ps->views[i].numel,
                                      .no_decay = ps->views[i].no_decay};
     }
     so_optim *opt;
     SO_CHECK(so_optim_create(&oc, ps->n, segs, (size_t)nseg, &opt));
     if (!o.quiet) {
         printf("train %s: %s, %zu train / %zu test rows, %zu features, %s; %s, %s lr %g wd %g, "
-               "%d epochs, batch %d, seed %d\n", argv[0], all.name, tr.n, te.n, all.d,
-               regression ? "regression" : all.n_classes == 2 ? "2 classes" : "multi-class", what,
-               o.optim, o.lr, o.wd, o.epochs, o.batch, o.seed);
+               "%d epochs, batch %d, seed %d\n",
+               argv[0], all.name, tr.n, te.n, all.d,
+               regression           ? "regression"
+               : all.n_classes == 2 ? "2 classes"
+                                    : "multi-class",
+               what, o.optim, o.lr, o.wd, o.epochs, o.batch, o.seed);
     }
 
     float *xb = malloc((size_t)o.batch * all.d * sizeof *xb);
@@ -353,8 +393,10 @@ static int train_tabular(int kind, int argc, char **argv) {
                 rc = tab_backward(&m);
             }
             if (rc < 0) {
-                return so__train_fail("a training step", rc, rc == SO_ENOTSUP ?
-                                      "this build's ml models are stubs; rebuild with src/ml/nn" : NULL);
+                return so__train_fail(
+                    "a training step", rc,
+                    rc == SO_ENOTSUP ? "this build's ml models are stubs; rebuild with src/ml/nn"
+                                     : NULL);
             }
             SO_CHECK(so_optim_step(opt, ps->params, ps->grads));
             sum += (double)loss * (double)k;
@@ -397,7 +439,8 @@ static int train_tabular(int kind, int argc, char **argv) {
                    lround(acc_te * (double)te.n), te.n, acc_tr);
         }
         printf("result model=%s data=%s test_accuracy=%.4f train_accuracy=%.4f train_loss=%.4f "
-               "seconds=%.2f\n", argv[0], all.name, acc_te, acc_tr, last_loss, secs);
+               "seconds=%.2f\n",
+               argv[0], all.name, acc_te, acc_tr, last_loss, secs);
     }
     so_batcher_deinit(&bt);
     free(xb);

@@ -160,8 +160,8 @@ static int eval_val(gpt_run *r, double *loss) {
     double sum = 0;
     int rc = SO_OK;
     for (int i = 0; i < r->o.eval_batches && rc == SO_OK; i++) {
-        rc = so_lm_batch(r->val, r->nval, B, T, (uint64_t)r->o.seed ^ 0x5EEDF00Dull, (uint64_t)i,
-                         x, y);
+        rc = so_lm_batch(r->val, r->nval, B, T, (uint64_t)r->o.seed ^ 0x5EEDF00Dull, (uint64_t)i, x,
+                         y);
         float l = 0;
         if (rc == SO_OK) {
             rc = so_gpt_forward(r->m, x, y, B, T, &l);
@@ -227,12 +227,14 @@ static int load_data(gpt_run *r) {
     if (!strcmp(r->o.data, "fortunes")) {
         rc = so_corpus_load_fortunes(NULL, &text);
         if (rc < 0) {
-            return so__train_fail("loading the fortunes corpus", rc,
-                                  "install the Debian package 'fortunes' (scripts/install-deps.sh), "
-                                  "set SO_FORTUNES_DIR, or pass --data PATH to a text file");
+            return so__train_fail(
+                "loading the fortunes corpus", rc,
+                "install the Debian package 'fortunes' (scripts/install-deps.sh), "
+                "set SO_FORTUNES_DIR, or pass --data PATH to a text file");
         }
     } else if ((rc = so_bytes_load_file(r->o.data, &text)) < 0) {
-        return so__train_fail("loading --data", rc, "--data takes 'fortunes' or a path to a text file");
+        return so__train_fail("loading --data", rc,
+                              "--data takes 'fortunes' or a path to a text file");
     }
     if (r->o.max_bytes > 0 && text.n > (size_t)r->o.max_bytes) {
         text.n = (size_t)r->o.max_bytes;
@@ -248,7 +250,8 @@ static int load_data(gpt_run *r) {
         }
         if (rc < 0) {
             so_bytes_deinit(&text);
-            return so__train_fail("building the tokenizer", rc, "--tokenizer byte|bpe, --vocab 256..4096");
+            return so__train_fail("building the tokenizer", rc,
+                                  "--tokenizer byte|bpe, --vocab 256..4096");
         }
     }
     SO_CHECK(so_tokenizer_encode(r->tok, text.data, split, &r->train, &r->ntrain));
@@ -256,41 +259,68 @@ static int load_data(gpt_run *r) {
     r->val_bytes = text.n - split;
     if (!r->o.quiet) {
         printf("data: %s, %zu bytes -> %zu train + %zu val tokens (%s tokenizer, vocab %d, "
-               "%.2f bytes/token, %.2fs)\n", r->o.data, text.n, r->ntrain, r->nval,
-               so_tokenizer_kind(r->tok), so_tokenizer_vocab(r->tok),
-               (double)split / (double)(r->ntrain ? r->ntrain : 1), so_now_s() - t0);
+               "%.2f bytes/token, %.2fs)\n",
+               r->o.data, text.n, r->ntrain, r->nval, so_tokenizer_kind(r->tok),
+               so_tokenizer_vocab(r->tok), (double)split / (double)(r->ntrain ? r->ntrain : 1),
+               so_now_s() - t0);
     }
     so_bytes_deinit(&text);
     if (r->ntrain <= (size_t)r->o.ctx + 1 || r->nval <= (size_t)r->o.ctx + 1) {
-        fprintf(stderr, "scaleout train gpt: the corpus is too small for --ctx %d (%zu train, %zu "
-                "val tokens)\nhint: lower --ctx or --val-frac, or raise --max-bytes\n", r->o.ctx,
-                r->ntrain, r->nval);
+        fprintf(stderr,
+                "scaleout train gpt: the corpus is too small for --ctx %d (%zu train, %zu "
+                "val tokens)\nhint: lower --ctx or --val-frac, or raise --max-bytes\n",
+                r->o.ctx, r->ntrain, r->nval);
         return 2;
     }
     return 0;
 }
 
 static void usage_head(char *buf, size_t cap) {
-    snprintf(buf, cap,
-             "usage: scaleout train gpt [flags]\n\n"
-             "Trains a GPT language model (pre-norm decoder, learned positions, AdamW, warmup +\n"
-             "cosine) on the fortunes corpus; prints progress, validation loss against the unigram\n"
-             "entropy of the corpus, and a sample. --ckpt/--resume continue bit for bit.\n"
-             "example: scaleout train gpt --data fortunes --layers 4 --dim 128 --heads 4 --ctx 128 "
-             "--batch 16 --steps 200");
+    snprintf(
+        buf, cap,
+        "usage: scaleout train gpt [flags]\n\n"
+        "Trains a GPT language model (pre-norm decoder, learned positions, AdamW, warmup +\n"
+        "cosine) on the fortunes corpus; prints progress, validation loss against the unigram\n"
+        "entropy of the corpus, and a sample. --ckpt/--resume continue bit for bit.\n"
+        "example: scaleout train gpt --data fortunes --layers 4 --dim 128 --heads 4 --ctx 128 "
+        "--batch 16 --steps 200");
 }
 
 int so__train_gpt(int argc, char **argv) {
     gpt_run r;
     memset(&r, 0, sizeof r);
     gpt_opts *o = &r.o;
-    *o = (gpt_opts){.data = "fortunes", .tokenizer = "byte", .optim = "adamw", .prompt = "\n",
-                    .layers = 4, .dim = 128, .heads = 4, .kv_heads = 0, .ctx = 128, .batch = 16,
-                    .steps = 200, .warmup = -1, .vocab = 512, .bpe_bytes = 1000000,
-                    .eval_every = -1, .eval_batches = 8, .ckpt_every = 0, .sample_len = 200,
-                    .top_k = 40, .seed = 1337, .log_every = -1, .threads = 0, .stop_at = 0,
-                    .max_bytes = 0, .lr = 1e-3, .min_lr = -1, .wd = 0.1, .beta2 = 0.95,
-                    .clip = 1.0, .val_frac = 0.1, .temperature = 0.8};
+    *o = (gpt_opts){.data = "fortunes",
+                    .tokenizer = "byte",
+                    .optim = "adamw",
+                    .prompt = "\n",
+                    .layers = 4,
+                    .dim = 128,
+                    .heads = 4,
+                    .kv_heads = 0,
+                    .ctx = 128,
+                    .batch = 16,
+                    .steps = 200,
+                    .warmup = -1,
+                    .vocab = 512,
+                    .bpe_bytes = 1000000,
+                    .eval_every = -1,
+                    .eval_batches = 8,
+                    .ckpt_every = 0,
+                    .sample_len = 200,
+                    .top_k = 40,
+                    .seed = 1337,
+                    .log_every = -1,
+                    .threads = 0,
+                    .stop_at = 0,
+                    .max_bytes = 0,
+                    .lr = 1e-3,
+                    .min_lr = -1,
+                    .wd = 0.1,
+                    .beta2 = 0.95,
+                    .clip = 1.0,
+                    .val_frac = 0.1,
+                    .temperature = 0.8};
     const so_train_flag flags[] = {
         {"data", SO_TF_STR, &o->data, "'fortunes' or a path to a text file"},
         {"layers", SO_TF_INT, &o->layers, "transformer blocks"},
@@ -314,15 +344,20 @@ int so__train_gpt(int argc, char **argv) {
         {"vocab", SO_TF_INT, &o->vocab, "BPE vocabulary size"},
         {"bpe-bytes", SO_TF_INT, &o->bpe_bytes, "train BPE on this many bytes of the train split"},
         {"val-frac", SO_TF_DBL, &o->val_frac, "fraction of the corpus (its tail) for validation"},
-        {"max-bytes", SO_TF_INT, &o->max_bytes, "use only the first N bytes of the corpus (0 = all)"},
-        {"eval-every", SO_TF_INT, &o->eval_every, "validation every N steps (default steps/5; 0 = end only)"},
+        {"max-bytes", SO_TF_INT, &o->max_bytes,
+         "use only the first N bytes of the corpus (0 = all)"},
+        {"eval-every", SO_TF_INT, &o->eval_every,
+         "validation every N steps (default steps/5; 0 = end only)"},
         {"eval-batches", SO_TF_INT, &o->eval_batches, "batches per validation"},
         {"log-every", SO_TF_INT, &o->log_every, "progress line every N steps (default steps/20)"},
-        {"ckpt", SO_TF_STR, &o->ckpt, "checkpoint path (written at the end, and every --ckpt-every)"},
-        {"safetensors", SO_TF_STR, &o->export_st, "also write the final weights as safetensors here"},
+        {"ckpt", SO_TF_STR, &o->ckpt,
+         "checkpoint path (written at the end, and every --ckpt-every)"},
+        {"safetensors", SO_TF_STR, &o->export_st,
+         "also write the final weights as safetensors here"},
         {"ckpt-every", SO_TF_INT, &o->ckpt_every, "checkpoint every N steps (0 = end only)"},
         {"resume", SO_TF_STR, &o->resume, "continue from this checkpoint"},
-        {"stop-at", SO_TF_INT, &o->stop_at, "stop after this step (simulates an interruption; 0 = off)"},
+        {"stop-at", SO_TF_INT, &o->stop_at,
+         "stop after this step (simulates an interruption; 0 = off)"},
         {"sample-len", SO_TF_INT, &o->sample_len, "tokens to generate at the end (0 = none)"},
         {"temperature", SO_TF_DBL, &o->temperature, "sampling temperature"},
         {"top-k", SO_TF_INT, &o->top_k, "sample from the k most likely tokens"},
@@ -336,10 +371,11 @@ int so__train_gpt(int argc, char **argv) {
     if (prc) {
         return prc == 1 ? 0 : 2;
     }
-    if (o->layers < 1 || o->dim < 1 || o->heads < 1 || o->ctx < 2 || o->batch < 1 ||
-        o->steps < 1 || o->eval_batches < 1 || o->sample_len < 0 || !(o->lr > 0) ||
+    if (o->layers < 1 || o->dim < 1 || o->heads < 1 || o->ctx < 2 || o->batch < 1 || o->steps < 1 ||
+        o->eval_batches < 1 || o->sample_len < 0 || !(o->lr > 0) ||
         !(o->val_frac > 0 && o->val_frac < 1) || o->dim % o->heads) {
-        fprintf(stderr, "scaleout train gpt: bad sizes: need layers, dim, heads, batch, steps >= 1, "
+        fprintf(stderr,
+                "scaleout train gpt: bad sizes: need layers, dim, heads, batch, steps >= 1, "
                 "ctx >= 2, dim divisible by heads, lr > 0, val-frac in (0, 1)\nhint: see "
                 "'scaleout train gpt --help'\n");
         return 2;
@@ -378,8 +414,10 @@ int so__train_gpt(int argc, char **argv) {
         const char *dir = dirname(copy);
         int ok = access(dir, W_OK) == 0;
         if (!ok) {
-            fprintf(stderr, "scaleout train gpt: cannot write checkpoints into '%s' (--ckpt %s)\n"
-                    "hint: create the directory or choose another --ckpt path\n", dir, o->ckpt);
+            fprintf(stderr,
+                    "scaleout train gpt: cannot write checkpoints into '%s' (--ckpt %s)\n"
+                    "hint: create the directory or choose another --ckpt path\n",
+                    dir, o->ckpt);
         }
         free(copy);
         if (!ok) {
@@ -390,10 +428,11 @@ int so__train_gpt(int argc, char **argv) {
     if (o->resume) {
         int rc = so_ckpt_open_fallback(o->resume, &ck, NULL);
         if (rc < 0) {
-            return so__train_fail("reading the --resume checkpoint", rc,
-                                  rc == SO_ENOENT ? "check the path given to --resume"
-                                  : "the file is damaged or not a scaleout checkpoint; start without "
-                                    "--resume or point it at an intact checkpoint");
+            return so__train_fail(
+                "reading the --resume checkpoint", rc,
+                rc == SO_ENOENT ? "check the path given to --resume"
+                                : "the file is damaged or not a scaleout checkpoint; start without "
+                                  "--resume or point it at an intact checkpoint");
         }
         const char *mk = so_ckpt_meta(ck, "model");
         if (!mk || strcmp(mk, "gpt")) {
@@ -420,17 +459,21 @@ int so__train_gpt(int argc, char **argv) {
     gc.heads = o->heads;
     gc.kv_heads = o->kv_heads ? o->kv_heads : o->heads;
     gc.max_batch = o->batch;
-    snprintf(r.config, sizeof r.config, "vocab=%d ctx=%d layers=%d dim=%d heads=%d kv_heads=%d "
-             "mlp_mult=%d norm=%d act=%d bias=%d tokenizer=%s", gc.vocab, gc.ctx, gc.layers, gc.dim,
-             gc.heads, gc.kv_heads, gc.mlp_mult, gc.norm, gc.act, gc.bias, so_tokenizer_kind(r.tok));
-    snprintf(r.train_meta, sizeof r.train_meta, "data=%s max_bytes=%d val_frac=%g batch=%d "
+    snprintf(r.config, sizeof r.config,
+             "vocab=%d ctx=%d layers=%d dim=%d heads=%d kv_heads=%d "
+             "mlp_mult=%d norm=%d act=%d bias=%d tokenizer=%s",
+             gc.vocab, gc.ctx, gc.layers, gc.dim, gc.heads, gc.kv_heads, gc.mlp_mult, gc.norm,
+             gc.act, gc.bias, so_tokenizer_kind(r.tok));
+    snprintf(r.train_meta, sizeof r.train_meta,
+             "data=%s max_bytes=%d val_frac=%g batch=%d "
              "steps=%d lr=%g min_lr=%g warmup=%d wd=%g beta2=%g clip=%g optim=%s seed=%d",
              o->data, o->max_bytes, o->val_frac, o->batch, o->steps, o->lr, o->min_lr, o->warmup,
              o->wd, o->beta2, o->clip, o->optim, o->seed);
     if (ck) {
         const char *cc = so_ckpt_meta(ck, "config"), *tm = so_ckpt_meta(ck, "train");
         if (!cc || strcmp(cc, r.config)) {
-            fprintf(stderr, "scaleout train gpt: the checkpoint's model does not match the flags\n"
+            fprintf(stderr,
+                    "scaleout train gpt: the checkpoint's model does not match the flags\n"
                     "  checkpoint: %s\n  flags:      %s\nhint: pass the same --layers --dim "
                     "--heads --kv-heads --ctx --tokenizer as the run that wrote it\n",
                     cc ? cc : "(none)", r.config);
@@ -438,7 +481,8 @@ int so__train_gpt(int argc, char **argv) {
             return 2;
         }
         if (!tm || strcmp(tm, r.train_meta)) {
-            fprintf(stderr, "warning: training flags differ from the checkpoint's; the run will not "
+            fprintf(stderr,
+                    "warning: training flags differ from the checkpoint's; the run will not "
                     "repeat the original bit for bit\n  checkpoint: %s\n  flags:      %s\n",
                     tm ? tm : "(none)", r.train_meta);
         }
@@ -462,13 +506,16 @@ int so__train_gpt(int argc, char **argv) {
     so_optim_segment *segs = calloc((size_t)r.ps->nviews + 1, sizeof *segs);
     for (int i = 0; i < r.ps->nviews; i++) {
         const so_param_view *v = &r.ps->views[i];
-        segs[i] = (so_optim_segment){.offset = v->offset, .numel = v->numel,
+        segs[i] = (so_optim_segment){.offset = v->offset,
+                                     .numel = v->numel,
                                      .row_len = v->ndim == 2 ? (size_t)v->shape[1] : 0,
                                      .no_decay = v->no_decay};
     }
     SO_CHECK(so_optim_create(&oc, r.ps->n, segs, (size_t)r.ps->nviews, &r.opt));
     free(segs);
-    r.sched = (so_lr_schedule){.lr = (float)o->lr, .min_lr = (float)o->min_lr, .warmup = o->warmup,
+    r.sched = (so_lr_schedule){.lr = (float)o->lr,
+                               .min_lr = (float)o->min_lr,
+                               .warmup = o->warmup,
                                .decay_steps = o->steps - o->warmup};
     int64_t step = 0;
     if (ck) {
@@ -484,8 +531,9 @@ int so__train_gpt(int argc, char **argv) {
         printf("model: GPT %d layers, dim %d, %d heads (%d kv), ctx %d, vocab %d, %zu parameters\n",
                gc.layers, gc.dim, gc.heads, gc.kv_heads, gc.ctx, gc.vocab, r.ps->count);
         printf("train: %d steps x %d x %d tokens, %s lr %g -> %g (warmup %d, cosine), wd %g, clip "
-               "%g, seed %d, %d threads\n", o->steps, o->batch, o->ctx, o->optim, o->lr,
-               o->min_lr, o->warmup, o->wd, o->clip, o->seed, so_ml_threads());
+               "%g, seed %d, %d threads\n",
+               o->steps, o->batch, o->ctx, o->optim, o->lr, o->min_lr, o->warmup, o->wd, o->clip,
+               o->seed, so_ml_threads());
         if (step) {
             printf("resume: continuing from step %lld of %s\n", (long long)step, o->resume);
         }
@@ -514,8 +562,9 @@ int so__train_gpt(int argc, char **argv) {
             rc = so_gpt_backward(r.m);
         }
         if (rc < 0) {
-            return so__train_fail("a training step", rc, rc == SO_ENOTSUP ?
-                                  "this build's GPT is a stub; rebuild with src/ml/nn" : NULL);
+            return so__train_fail(
+                "a training step", rc,
+                rc == SO_ENOTSUP ? "this build's GPT is a stub; rebuild with src/ml/nn" : NULL);
         }
         if (o->clip > 0) {
             so_clip_grad_norm(r.ps->grads, r.ps->n, o->clip);
@@ -567,8 +616,8 @@ int so__train_gpt(int argc, char **argv) {
         }
         const double bpb = val * (double)r.nval / (double)r.val_bytes / log(2);
         printf("final: val loss %.4f nats/token (%.4f bits/token, %.4f bits/byte) vs unigram "
-               "entropy %.4f nats/token (%.4f bits/token)\n", val, val / log(2), bpb, h_nats,
-               h_nats / log(2));
+               "entropy %.4f nats/token (%.4f bits/token)\n",
+               val, val / log(2), bpb, h_nats, h_nats / log(2));
         if (o->sample_len > 0) {
             print_sample(&r);
         }
@@ -581,8 +630,9 @@ int so__train_gpt(int argc, char **argv) {
         }
     }
     printf("result model=gpt data=%s tokenizer=%s step=%lld train_loss=%.4f val_loss=%.4f "
-           "unigram_entropy=%.4f tokens_per_s=%.0f train_seconds=%.2f\n", o->data,
-           so_tokenizer_kind(r.tok), (long long)step, loss, val, h_nats, mean_tok_s, train_time);
+           "unigram_entropy=%.4f tokens_per_s=%.0f train_seconds=%.2f\n",
+           o->data, so_tokenizer_kind(r.tok), (long long)step, loss, val, h_nats, mean_tok_s,
+           train_time);
     free(x);
     free(y);
     so_optim_destroy(r.opt);

@@ -29,7 +29,7 @@ int so_test_main(int argc, char **argv, const so_test_case *cases, int n);
 #define SO_TEST_MAIN(...)                                                                          \
     int main(int argc, char **argv) {                                                              \
         static const so_test_case cases[] = {__VA_ARGS__};                                         \
-        return so_test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));            \
+        return so_test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));             \
     }
 
 #define SO_TEST_FAIL_(...)                                                                         \

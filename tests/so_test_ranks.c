@@ -153,7 +153,8 @@ int so_test_ranks_ex(int n, const char *transport, so_test_rank_fn fn, void *arg
     for (int r = 0; r < n; r++) {
         int st = status[r];
         if (!done[r]) {
-            fprintf(stderr, "so_test_ranks: rank %d did not finish within %d ms (killed)\n", r, timeout_ms);
+            fprintf(stderr, "so_test_ranks: rank %d did not finish within %d ms (killed)\n", r,
+                    timeout_ms);
             failed++;
         } else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         } else if (WIFEXITED(st) && WEXITSTATUS(st) == SO_TEST_SKIP) {
@@ -163,8 +164,8 @@ int so_test_ranks_ex(int n, const char *transport, so_test_rank_fn fn, void *arg
             fprintf(stderr, "so_test_ranks: rank %d exited with code %d\n", r, WEXITSTATUS(st));
             failed++;
         } else if (WIFSIGNALED(st)) {
-            fprintf(stderr, "so_test_ranks: rank %d was killed by signal %d (%s)\n", r, WTERMSIG(st),
-                    strsignal(WTERMSIG(st)));
+            fprintf(stderr, "so_test_ranks: rank %d was killed by signal %d (%s)\n", r,
+                    WTERMSIG(st), strsignal(WTERMSIG(st)));
             failed++;
         }
     }

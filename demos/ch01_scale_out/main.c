@@ -159,7 +159,7 @@ static int part_cost(void) {
     static const struct {
         int k;
         double h, cost;
-    } book[] = {{2, 144.44, 577.78}, {4, 77.78, 622.22},  {8, 44.44, 711.11},
+    } book[] = {{2, 144.44, 577.78}, {4, 77.78, 622.22},   {8, 44.44, 711.11},
                 {16, 27.78, 888.89}, {32, 19.44, 1244.44}, {64, 15.28, 1955.56}};
     int ok = fabs(so_model_scaleup_hours(&m) - 46.30) < 0.005 &&
              fabs(so_model_scaleup_cost(&m) - 833.33) < 0.005;
@@ -168,7 +168,8 @@ static int part_cost(void) {
            so_model_scaleup_cost(&m));
     printf("    %4s %10s %10s %10s\n", "K", "time (h)", "cost ($)", "cheaper?");
     for (size_t i = 0; i < sizeof book / sizeof book[0]; i++) {
-        double h = so_model_scaleout_hours(&m, book[i].k), cost = so_model_scaleout_cost(&m, book[i].k);
+        double h = so_model_scaleout_hours(&m, book[i].k),
+               cost = so_model_scaleout_cost(&m, book[i].k);
         ok &= fabs(h - book[i].h) < 0.005 && fabs(cost - book[i].cost) < 0.005;
         printf("    %4d %10.2f %10.2f %10s\n", book[i].k, h, cost,
                cost < so_model_scaleup_cost(&m) ? "yes" : "no");
@@ -253,7 +254,7 @@ static int part_tail(so_comm *c, const ch01_cfg *cfg, double *p99_out) {
 /* Scores rows [0, n) of x (16 features each) into out: sigmoid(w . x + b). One call = one
  * request of the serving loop; its fixed cost is the call, the setup and the output write. */
 static void ch01_score(const float *x, size_t n, float *out) {
-    static const float w[16] = {.1f, -.2f, .3f, .05f, -.1f, .2f, .15f, -.05f,
+    static const float w[16] = {.1f,  -.2f, .3f,  .05f, -.1f, .2f,   .15f, -.05f,
                                 .07f, .01f, -.3f, .25f, .12f, -.08f, .02f, .04f};
     for (size_t i = 0; i < n; i++) {
         float z = 0.1f;
@@ -287,7 +288,9 @@ static void part_batch(const ch01_cfg *cfg) {
         double t = so_now_s() - t0;
         per[i] = t / (double)todo, inv_b[i] = 1.0 / (double)b;
         printf("    %10zu %14.0f %14.4f%s\n", b, (double)todo / t, per[i] * 1e6,
-               b == 1 ? "  (one at a time, 2000 calls)" : b == n ? "  (one batch)" : "");
+               b == 1   ? "  (one at a time, 2000 calls)"
+               : b == n ? "  (one batch)"
+                        : "");
     }
     double c1, c0;
     so_fit_linear(inv_b, per, 6, &c1, &c0, NULL);
@@ -315,13 +318,15 @@ static int ch01_rank_main(const ch01_cfg *cfg) {
         bad = ch01_fail(reason, sizeof reason, "distributed gradient differs from the single one");
     }
     if (part_gossip(c, cfg, &mean_err, &ratio)) {
-        bad = ch01_fail(reason, sizeof reason, "gossip lost the mean or does not contract by lambda2");
+        bad = ch01_fail(reason, sizeof reason,
+                        "gossip lost the mean or does not contract by lambda2");
     }
     if (r == 0 && part_cost()) {
         bad = ch01_fail(reason, sizeof reason, "the cost model does not reproduce table 1.3.1");
     }
     if (part_tail(c, cfg, &p99)) {
-        bad = ch01_fail(reason, sizeof reason, "measured percentiles are far from the analytic ones");
+        bad =
+            ch01_fail(reason, sizeof reason, "measured percentiles are far from the analytic ones");
     }
     if (r == 0 && cfg->events > 0) {
         part_batch(cfg);
@@ -346,20 +351,31 @@ static int ch01_rank_main(const ch01_cfg *cfg) {
 }
 
 static void ch01_usage(void) {
-    printf("usage: scaleout demo ch01 [--quick] [-n K (4)] [--examples N (100000)] [--dim D (50)]\n"
-           "         [--rounds R (40)] [--self-weight W (0.5)] [--samples S (1000000; 200000 quick)]\n"
-           "         [--median MS (40)] [--sigma S (0.35)] [--straggler-frac F (0.02)]\n"
-           "         [--straggler-mult M (6)] [--rate R (5000)] [--events N (1000000; 200000 quick;\n"
-           "         0 skips 1.5.1)] [--seed S (1)]\n"
-           "Chapter 1 on K processes: data-parallel gradient = single gradient, ring gossip vs\n"
-           "lambda2, the 1.3.1 cost table, straggler tail latency vs the analytic quantiles, batch\n"
-           "size vs throughput (1.5.1).\n");
+    printf(
+        "usage: scaleout demo ch01 [--quick] [-n K (4)] [--examples N (100000)] [--dim D (50)]\n"
+        "         [--rounds R (40)] [--self-weight W (0.5)] [--samples S (1000000; 200000 quick)]\n"
+        "         [--median MS (40)] [--sigma S (0.35)] [--straggler-frac F (0.02)]\n"
+        "         [--straggler-mult M (6)] [--rate R (5000)] [--events N (1000000; 200000 quick;\n"
+        "         0 skips 1.5.1)] [--seed S (1)]\n"
+        "Chapter 1 on K processes: data-parallel gradient = single gradient, ring gossip vs\n"
+        "lambda2, the 1.3.1 cost table, straggler tail latency vs the analytic quantiles, batch\n"
+        "size vs throughput (1.5.1).\n");
 }
 
 static int demo_ch01(int argc, char **argv) {
-    ch01_cfg cfg = {.nranks = 4, .d = 50, .rounds = 40, .n = 100000, .samples = 0, .seed = 1,
-                    .self_weight = 0.5, .median_ms = 40, .sigma = 0.35, .frac = 0.02, .mult = 6,
-                    .rate = 5000, .events = -1};
+    ch01_cfg cfg = {.nranks = 4,
+                    .d = 50,
+                    .rounds = 40,
+                    .n = 100000,
+                    .samples = 0,
+                    .seed = 1,
+                    .self_weight = 0.5,
+                    .median_ms = 40,
+                    .sigma = 0.35,
+                    .frac = 0.02,
+                    .mult = 6,
+                    .rate = 5000,
+                    .events = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -418,6 +434,7 @@ static int demo_ch01(int argc, char **argv) {
     return ch01_rank_main(&cfg);
 }
 
-SO_CLI_DEMO(ch01, "scale-out AI: data-parallel gradient, ring gossip vs lambda2, cost table, "
-                  "straggler tail latency",
+SO_CLI_DEMO(ch01,
+            "scale-out AI: data-parallel gradient, ring gossip vs lambda2, cost table, "
+            "straggler tail latency",
             demo_ch01)

@@ -50,14 +50,15 @@ static void ch02_fail(char *reason, const char *what, int *bad) {
 
 static int part_roles(so_comm *c, const ch02_cfg *cfg) {
     int r = so_comm_rank(c), k = so_comm_size(c), ok = 1;
-    int64_t mine[3] = {r, so_comm_local_rank(c), so_comm_host(c)}, *all = malloc(sizeof mine * (size_t)k);
+    int64_t mine[3] = {r, so_comm_local_rank(c), so_comm_host(c)},
+            *all = malloc(sizeof mine * (size_t)k);
     SO_ASSERT(all);
     SO_CHECK(so_allgather(c, mine, all, 3, SO_I64));
     if (r == 0) {
         printf("\n(a) 2.1.1 SPMD roles: %d processes, book layout with LOCAL_WORLD_SIZE = %d\n", k,
                cfg->local_size);
-        printf("    %5s %12s %6s | %6s %12s %s\n", "rank", "local (real)", "host", "node", "local_rank",
-               "role");
+        printf("    %5s %12s %6s | %6s %12s %s\n", "rank", "local (real)", "host", "node",
+               "local_rank", "role");
         for (int q = 0; q < k; q++) {
             ok &= all[3 * q] == q;
             printf("    %5lld %12lld %6lld | %6d %12d %s\n", (long long)all[3 * q],
@@ -73,7 +74,7 @@ static int part_shards(so_comm *c, const ch02_cfg *cfg) {
     int r = so_comm_rank(c), k = so_comm_size(c), ok = 1;
     if (r == 0) {
         printf("\n(b) 2.1.2 contiguous shards, n = 1000, W = 6 (book):");
-        static const uint64_t want[6][2] = {{0, 167}, {167, 334}, {334, 501},
+        static const uint64_t want[6][2] = {{0, 167},   {167, 334}, {334, 501},
                                             {501, 668}, {668, 834}, {834, 1000}};
         for (int w = 0; w < 6; w++) {
             uint64_t s, n;
@@ -172,7 +173,8 @@ static int part_bsp(so_comm *c, const ch02_cfg *cfg, double *total_out) {
     }
     double tot_model = 0, tot_meas = 0, idle_model = 0, idle_meas = 0;
     for (int s = 0; s < cfg->steps; s++) {
-        double idle, model = so_bsp_model_step(comp + (size_t)s * (size_t)k, k, cfg->comm_ms, &idle);
+        double idle,
+            model = so_bsp_model_step(comp + (size_t)s * (size_t)k, k, cfg->comm_ms, &idle);
         so_bsp_step st;
         SO_CHECK(so_bsp_superstep(c, comp[(size_t)s * (size_t)k + (size_t)r] / 1e3, 0,
                                   cfg->comm_ms / 1e3, &st));
@@ -254,9 +256,11 @@ static int part_cap(so_comm *c, int *counter_out) {
     int ok = 1;
     if (r == 0) {
         char buf[512];
-        printf("\n(e) 2.5.3 CAP on %d processes: partition {0..%d} | {%d..%d}\n", k, q - 1, q, k - 1);
-        printf("    CP: %s\n", cp_writes ? "the majority side writes 11; the minority refuses (no quorum)"
-                                        : "no side has a quorum: both refuse, the value stays 10");
+        printf("\n(e) 2.5.3 CAP on %d processes: partition {0..%d} | {%d..%d}\n", k, q - 1, q,
+               k - 1);
+        printf("    CP: %s\n", cp_writes
+                                   ? "the majority side writes 11; the minority refuses (no quorum)"
+                                   : "no side has a quorum: both refuse, the value stays 10");
         printf("    AP: both sides write: side values %lld and %lld; clocks are %s\n",
                (long long)side_value, (long long)side_value,
                ord == SO_VC_CONCURRENT ? "concurrent (a conflict)" : "ORDERED");
@@ -281,7 +285,8 @@ static int part_failures(void) {
         printf(" K=%.0f %.6f", ks[i], p);
     }
     double t = so_model_young_s(30, 6 * 3600);
-    printf("\n    2.4.2 Young/Daly: C = 30 s, M = 6 h: T* = sqrt(2CM) = %.0f s (%.1f min); Daly %.0f s\n",
+    printf("\n    2.4.2 Young/Daly: C = 30 s, M = 6 h: T* = sqrt(2CM) = %.0f s (%.1f min); Daly "
+           "%.0f s\n",
            t, t / 60, so_model_daly_s(30, 6 * 3600));
     ok &= fabs(t - 1138) < 0.5;
     static const double ts[5] = {120, 300, 1138, 1200, 3600};
@@ -296,7 +301,8 @@ static int part_failures(void) {
     return ok;
 }
 
-/* ---- (g) Raft: elect, commit +7, the leader crashes (goes silent), a new leader commits +5 ---- */
+/* ---- (g) Raft: elect, commit +7, the leader crashes (goes silent), a new leader commits +5 ----
+ */
 
 static int part_raft(so_comm *c, const ch02_cfg *cfg, int *state_out, double *elect_ms) {
     int r = so_comm_rank(c), k = so_comm_size(c), ok = 1;
@@ -308,7 +314,8 @@ static int part_raft(so_comm *c, const ch02_cfg *cfg, int *state_out, double *el
     so_raft_cfg rc = {150, 300, 30, 42};
     so_raft *raft;
     SO_CHECK(so_raft_create(c, &rc, &raft));
-    double t0 = so_now_s(), silent_until = 0, t_crash = 0, t_new = 0, silence = cfg->raft_silence_ms / 1e3;
+    double t0 = so_now_s(), silent_until = 0, t_crash = 0, t_new = 0,
+           silence = cfg->raft_silence_ms / 1e3;
     int crashed = 0, failed = 0;
     int64_t t1 = 0, v;
     while (!so_raft_stopping(raft)) {
@@ -391,7 +398,8 @@ static int part_raft(so_comm *c, const ch02_cfg *cfg, int *state_out, double *el
     }
     if (r == 0) {
         printf("\n(g) 2.6 Raft on %d processes (majority %d): the leader commits +7, then crashes "
-               "(silent %d ms)\n", k, k / 2 + 1, cfg->raft_silence_ms);
+               "(silent %d ms)\n",
+               k, k / 2 + 1, cfg->raft_silence_ms);
         for (int q = 0; q < k; q++) {
             const int64_t *m = all + (size_t)q * W;
             printf("    rank %d: led terms", q);
@@ -406,12 +414,15 @@ static int part_raft(so_comm *c, const ch02_cfg *cfg, int *state_out, double *el
             printf("    the leader changed before the planned crash (heartbeats delayed on a busy "
                    "machine): the crash was not exercised this run\n");
         } else if (k >= 3) {
-            printf("    a new leader was elected %.0f ms after the crash (election timeout %d-%d ms); "
-                   "the committed +7 survived; +5 committed by the survivors\n",
-                   *elect_ms, rc.election_min_ms, rc.election_max_ms);
+            printf(
+                "    a new leader was elected %.0f ms after the crash (election timeout %d-%d ms); "
+                "the committed +7 survived; +5 committed by the survivors\n",
+                *elect_ms, rc.election_min_ms, rc.election_max_ms);
         } else {
-            printf("    with 2 nodes the survivor alone is no majority: no leader until the crashed "
-                   "node returned (%.0f ms)\n", *elect_ms);
+            printf(
+                "    with 2 nodes the survivor alone is no majority: no leader until the crashed "
+                "node returned (%.0f ms)\n",
+                *elect_ms);
         }
     }
     *state_out = (int)so_raft_state(raft);
@@ -427,7 +438,8 @@ static int part_raft(so_comm *c, const ch02_cfg *cfg, int *state_out, double *el
  * current weights. Returns the final mean squared residual. */
 static double ch02_ssp_run(const double *x, const double *y, int n, int d, int stale, int steps,
                            double lr, int batch, uint64_t seed) {
-    double *w = calloc((size_t)d, sizeof *w), *hist = calloc((size_t)(stale + 1) * (size_t)d, sizeof *w);
+    double *w = calloc((size_t)d, sizeof *w),
+           *hist = calloc((size_t)(stale + 1) * (size_t)d, sizeof *w);
     double *g = malloc((size_t)d * sizeof *g);
     SO_ASSERT(w && hist && g);
     so_rng rng;
@@ -525,18 +537,21 @@ static int ch02_rank_main(const ch02_cfg *cfg) {
         ch02_fail(reason, "contiguous shards wrong", &bad);
     }
     if (!part_hashing(c, cfg, moved)) {
-        ch02_fail(reason, "moved-key counts differ from the book (88,863 / 11,280) or 1/(M+1)", &bad);
+        ch02_fail(reason, "moved-key counts differ from the book (88,863 / 11,280) or 1/(M+1)",
+                  &bad);
     }
     if (!part_bsp(c, cfg, &bsp_ms)) {
         ch02_fail(reason, "a barrier let a rank through early or the BSP model differs", &bad);
     }
     if (!part_cap(c, &counter)) {
-        ch02_fail(reason, "vector clocks missed the conflict or the counter did not reach 12", &bad);
+        ch02_fail(reason, "vector clocks missed the conflict or the counter did not reach 12",
+                  &bad);
     }
     int raft_state = 0;
     double elect_ms = 0;
     if (!part_raft(c, cfg, &raft_state, &elect_ms)) {
-        ch02_fail(reason, "raft: no new leader in time, two leaders in a term, or a lost entry", &bad);
+        ch02_fail(reason, "raft: no new leader in time, two leaders in a term, or a lost entry",
+                  &bad);
     }
     if (r == 0 && !part_failures()) {
         ch02_fail(reason, "failure or checkpoint model differs from 2.4.1 / 2.4.2", &bad);
@@ -550,10 +565,12 @@ static int ch02_rank_main(const ch02_cfg *cfg) {
         if (f) {
             printf("ch02 FAIL %s\n", reason[0] ? reason : "a check failed on another rank");
         } else {
-            printf("\nch02 OK ranks=%d shards=exact mod_moved=%lld ring_moved=%lld bsp_meas_ms=%.2f "
-                   "barrier=held counter=%d raft_state=%d raft_elect_ms=%.0f young_s=%.0f seconds=%.1f\n",
-                   k, (long long)moved[0], (long long)moved[1], bsp_ms, counter, raft_state,
-                   elect_ms, so_model_young_s(30, 6 * 3600), so_now_s() - t0);
+            printf(
+                "\nch02 OK ranks=%d shards=exact mod_moved=%lld ring_moved=%lld bsp_meas_ms=%.2f "
+                "barrier=held counter=%d raft_state=%d raft_elect_ms=%.0f young_s=%.0f "
+                "seconds=%.1f\n",
+                k, (long long)moved[0], (long long)moved[1], bsp_ms, counter, raft_state, elect_ms,
+                so_model_young_s(30, 6 * 3600), so_now_s() - t0);
         }
         fflush(stdout);
     }
@@ -562,19 +579,30 @@ static int ch02_rank_main(const ch02_cfg *cfg) {
 }
 
 static void ch02_usage(void) {
-    printf("usage: scaleout demo ch02 [--quick] [-n K (4)] [--local-size L (2)] [--items N (1000)]\n"
-           "         [--keys N (100000)] [--nodes M (8)] [--vnodes V (200)]\n"
-           "         [--base MS,MS,... (20,22,21,38)] [--jitter MS (2)] [--comm-ms MS (6)]\n"
-           "         [--steps S (3)] [--seed S (7)] [--raft-silence-ms MS (800)]\n"
-           "Chapter 2 on K processes: SPMD roles, contiguous shards, md5 mod-M vs consistent\n"
-           "hashing, BSP supersteps with a straggler, CAP with vector clocks, Raft with a leader\n"
-           "crash, failure and checkpoint models.\n");
+    printf(
+        "usage: scaleout demo ch02 [--quick] [-n K (4)] [--local-size L (2)] [--items N (1000)]\n"
+        "         [--keys N (100000)] [--nodes M (8)] [--vnodes V (200)]\n"
+        "         [--base MS,MS,... (20,22,21,38)] [--jitter MS (2)] [--comm-ms MS (6)]\n"
+        "         [--steps S (3)] [--seed S (7)] [--raft-silence-ms MS (800)]\n"
+        "Chapter 2 on K processes: SPMD roles, contiguous shards, md5 mod-M vs consistent\n"
+        "hashing, BSP supersteps with a straggler, CAP with vector clocks, Raft with a leader\n"
+        "crash, failure and checkpoint models.\n");
 }
 
 static int demo_ch02(int argc, char **argv) {
-    ch02_cfg cfg = {.nranks = 4, .local_size = 2, .nodes = 8, .vnodes = 200, .steps = 3,
-                    .nbase = 4, .items = 1000, .keys = 100000, .seed = 7,
-                    .base = {20, 22, 21, 38}, .jitter = 2, .comm_ms = 6, .raft_silence_ms = 800};
+    ch02_cfg cfg = {.nranks = 4,
+                    .local_size = 2,
+                    .nodes = 8,
+                    .vnodes = 200,
+                    .steps = 3,
+                    .nbase = 4,
+                    .items = 1000,
+                    .keys = 100000,
+                    .seed = 7,
+                    .base = {20, 22, 21, 38},
+                    .jitter = 2,
+                    .comm_ms = 6,
+                    .raft_silence_ms = 800};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -621,9 +649,10 @@ static int demo_ch02(int argc, char **argv) {
             return 2;
         }
     }
-    if (cfg.nranks < 1 || cfg.nranks > SO_VCLOCK_MAX || cfg.local_size < 1 || cfg.items < cfg.nranks ||
-        cfg.keys < 1 || cfg.nodes < 1 || cfg.vnodes < 1 || cfg.steps < 1 ||
-        cfg.steps > CH02_MAX_STEPS || cfg.nbase < 1 || cfg.jitter < 0 || cfg.comm_ms < 0) {
+    if (cfg.nranks < 1 || cfg.nranks > SO_VCLOCK_MAX || cfg.local_size < 1 ||
+        cfg.items < cfg.nranks || cfg.keys < 1 || cfg.nodes < 1 || cfg.vnodes < 1 ||
+        cfg.steps < 1 || cfg.steps > CH02_MAX_STEPS || cfg.nbase < 1 || cfg.jitter < 0 ||
+        cfg.comm_ms < 0) {
         fprintf(stderr, "ch02: bad flags (1 <= -n <= 64, --items >= ranks, 1 <= --steps <= 64, "
                         "positive sizes)\n");
         return 2;
@@ -645,6 +674,7 @@ static int demo_ch02(int argc, char **argv) {
     return ch02_rank_main(&cfg);
 }
 
-SO_CLI_DEMO(ch02, "distributed-systems concepts: roles, shards, consistent hashing, BSP with a "
-                  "straggler, vector clocks, Raft, checkpoints",
+SO_CLI_DEMO(ch02,
+            "distributed-systems concepts: roles, shards, consistent hashing, BSP with a "
+            "straggler, vector clocks, Raft, checkpoints",
             demo_ch02)

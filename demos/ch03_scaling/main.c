@@ -205,7 +205,8 @@ static int ch03_tables(void) {
           fabs(so_model_gustafson(0.1, 1024) - 921.70) < 0.005;
     double r8 = so_model_allreduce_s(SO_AR_RING, 8, 100.0 * (1 << 20), 5e-6, 100e9) * 1e3,
            r1024 = so_model_allreduce_s(SO_AR_RING, 1024, 100.0 * (1 << 20), 5e-6, 100e9) * 1e3;
-    printf("    3.8.1 ring, 100 MiB, alpha 5 us, 100 GB/s: K=8 %.3f ms, K=1024 %.3f ms\n", r8, r1024);
+    printf("    3.8.1 ring, 100 MiB, alpha 5 us, 100 GB/s: K=8 %.3f ms, K=1024 %.3f ms\n", r8,
+           r1024);
     ok &= fabs(r8 - 1.905) < 0.0005 && fabs(r1024 - 12.325) < 0.0005;
     so_model_costscale cs = {0.03, 0.0015, 1.0, 2.10, 9.0};
     int best = so_model_costscale_cheapest(&cs, 1024), fast = so_model_costscale_fastest(&cs, 1024);
@@ -221,16 +222,18 @@ static int ch03_batchq(void) {
     so_loadgen_result q;
     SO_CHECK(so_batchq_simulate(800, 16, 0.004, 0.0009, 1000000, 7, &q));
     double lw = 800 * q.mean_s;
-    printf("\n(e) 3.4.2 static batch queue (Poisson 800/s, batch 16, service 4 ms + 0.9 ms x B), "
-           "simulated, 10^6 requests\n"
-           "    p50 / p95 / p99 = %.2f / %.2f / %.2f ms, W = %.2f ms (book, its own draws: 32.17 / "
-           "48.27 / 59.50, 32.75)\n"
-           "    Little's law: lambda W = %.3f vs L measured %.3f (gap %.2e; book 26.209 vs 26.207)\n",
-           q.p50_s * 1e3, q.p95_s * 1e3, q.p99_s * 1e3, q.mean_s * 1e3, lw, q.in_system,
-           fabs(lw - q.in_system));
+    printf(
+        "\n(e) 3.4.2 static batch queue (Poisson 800/s, batch 16, service 4 ms + 0.9 ms x B), "
+        "simulated, 10^6 requests\n"
+        "    p50 / p95 / p99 = %.2f / %.2f / %.2f ms, W = %.2f ms (book, its own draws: 32.17 / "
+        "48.27 / 59.50, 32.75)\n"
+        "    Little's law: lambda W = %.3f vs L measured %.3f (gap %.2e; book 26.209 vs 26.207)\n",
+        q.p50_s * 1e3, q.p95_s * 1e3, q.p99_s * 1e3, q.mean_s * 1e3, lw, q.in_system,
+        fabs(lw - q.in_system));
     /* Statistical (the book drew with numpy): across seeds p50 and W vary by under 1%, p99 by
      * about 4%. */
-    return fabs(q.p50_s - 0.03217) <= 0.02 * 0.03217 && fabs(q.mean_s - 0.03275) <= 0.02 * 0.03275 &&
+    return fabs(q.p50_s - 0.03217) <= 0.02 * 0.03217 &&
+           fabs(q.mean_s - 0.03275) <= 0.02 * 0.03275 &&
            fabs(q.p99_s - 0.05950) <= 0.06 * 0.05950 && fabs(lw - q.in_system) <= 0.01 * lw;
 }
 
@@ -329,9 +332,10 @@ static int ch03_parent(const ch03_cfg *cfg, int argc, char **argv) {
                rs[i].speedup, rs[i].eff, rs[i].karp_flatt, so_model_amdahl(cfg->serial, ks[i]),
                rw[i].t, rw[i].eff, so_model_gustafson(cfg->serial, ks[i]));
     }
-    printf("    Amdahl fit to the measurements: serial fraction %.3f (configured %.3f; the rest is\n"
-           "    communication and scheduling: %ld cores, load average %.1f while this ran)\n",
-           s_fit, cfg->serial, cores, load[0]);
+    printf(
+        "    Amdahl fit to the measurements: serial fraction %.3f (configured %.3f; the rest is\n"
+        "    communication and scheduling: %ld cores, load average %.1f while this ran)\n",
+        s_fit, cfg->serial, cores, load[0]);
     printf("    fitted model beyond the machine: ");
     const int ext[5] = {8, 16, 64, 256, 1024};
     for (int i = 0; i < 5; i++) {
@@ -352,22 +356,25 @@ static int ch03_parent(const ch03_cfg *cfg, int argc, char **argv) {
             for (int j = 0; j < CH03_PP_SIZES; j++) {
                 printf("%.0f B %.1f us  ", m[i].pp_n[j], m[i].pp_t[j] * 1e6);
             }
-            printf("\n    t = alpha + beta n: alpha = t(8 B) = %.2f us; beta fitted over 16 KiB .. 1 MiB: "
+            printf("\n    t = alpha + beta n: alpha = t(8 B) = %.2f us; beta fitted over 16 KiB .. "
+                   "1 MiB: "
                    "1/beta = %.2f GB/s (r^2 %.3f)\n",
                    alpha * 1e6, beta > 0 ? 1e-9 / beta : 0.0, r2);
             break;
         }
     }
-    printf("    ring all-reduce, fit t = a + b n over 64 KiB .. 4 MiB; the book's claim: b ~ 2(K-1)/K "
-           "beta (+-20%%)\n");
+    printf(
+        "    ring all-reduce, fit t = a + b n over 64 KiB .. 4 MiB; the book's claim: b ~ 2(K-1)/K "
+        "beta (+-20%%)\n");
     for (int i = 0; i < nk; i++) {
         if (m[i].have_pp && beta > 0) {
             double want = 2.0 * (ks[i] - 1) / ks[i] * beta;
-            printf("    K=%d: a = %.1f us, b = %.3f ns/B; 2(K-1)/K beta = %.3f ns/B; ratio %.2f%s\n",
-                   ks[i], m[i].ar_a * 1e6, m[i].ar_b * 1e9, want * 1e9, m[i].ar_b / want,
-                   fabs(m[i].ar_b / want - 1) <= 0.2 ? " (within 20%)"
-                                                     : " (outside 20%: a reduction costs compute "
-                                                       "too, and the cores are shared)");
+            printf(
+                "    K=%d: a = %.1f us, b = %.3f ns/B; 2(K-1)/K beta = %.3f ns/B; ratio %.2f%s\n",
+                ks[i], m[i].ar_a * 1e6, m[i].ar_b * 1e9, want * 1e9, m[i].ar_b / want,
+                fabs(m[i].ar_b / want - 1) <= 0.2 ? " (within 20%)"
+                                                  : " (outside 20%: a reduction costs compute "
+                                                    "too, and the cores are shared)");
         }
     }
     if (!ch03_tables() && !bad) {
@@ -393,17 +400,19 @@ static int ch03_parent(const ch03_cfg *cfg, int argc, char **argv) {
 }
 
 static void ch03_usage(void) {
-    printf("usage: scaleout demo ch03 [--quick] [--max-k K (4; 2 with --quick)]\n"
-           "         [--items N (150000000; 40000000 quick)] [--serial S (0.05)] [--trials T (5; 3 quick)]\n"
-           "         [--transport shm|tcp (shm)] [--plot FILE.png]\n"
-           "Chapter 3 measured: strong and weak scaling of a K-process reduction at K = 1, 2, 4..,\n"
-           "speedup, efficiency, Karp-Flatt, an Amdahl fit extrapolated; a ping-pong alpha-beta\n"
-           "fit; the chapter's model tables.\n");
+    printf(
+        "usage: scaleout demo ch03 [--quick] [--max-k K (4; 2 with --quick)]\n"
+        "         [--items N (150000000; 40000000 quick)] [--serial S (0.05)] [--trials T (5; 3 "
+        "quick)]\n"
+        "         [--transport shm|tcp (shm)] [--plot FILE.png]\n"
+        "Chapter 3 measured: strong and weak scaling of a K-process reduction at K = 1, 2, 4..,\n"
+        "speedup, efficiency, Karp-Flatt, an Amdahl fit extrapolated; a ping-pong alpha-beta\n"
+        "fit; the chapter's model tables.\n");
 }
 
 static int demo_ch03(int argc, char **argv) {
-    ch03_cfg cfg = {.maxk = 0, .trials = 0, .phase = 0, .items = 0, .serial = 0.05,
-                    .transport = "shm"};
+    ch03_cfg cfg = {
+        .maxk = 0, .trials = 0, .phase = 0, .items = 0, .serial = 0.05, .transport = "shm"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -452,6 +461,7 @@ static int demo_ch03(int argc, char **argv) {
     return ch03_parent(&cfg, argc, argv);
 }
 
-SO_CLI_DEMO(ch03, "scalability measured: strong/weak scaling at K = 1, 2, 4, Amdahl and "
-                  "Karp-Flatt fits, ping-pong alpha-beta, the chapter's models",
+SO_CLI_DEMO(ch03,
+            "scalability measured: strong/weak scaling at K = 1, 2, 4, Amdahl and "
+            "Karp-Flatt fits, ping-pong alpha-beta, the chapter's models",
             demo_ch03)

@@ -10,22 +10,22 @@
 enum { CH04_MAX_LPB = 16 };
 
 typedef struct ch04_overlap_cfg {
-    int layers;             /* L */
-    size_t grad;            /* G bytes per layer; 0 = sized so one layer's all-reduce takes
-                               the book's 0.76 of a layer's backward */
-    double compute_ms;      /* C, backward time of one layer */
-    int lpb[CH04_MAX_LPB];  /* layers per bucket to try */
+    int layers;            /* L */
+    size_t grad;           /* G bytes per layer; 0 = sized so one layer's all-reduce takes
+                              the book's 0.76 of a layer's backward */
+    double compute_ms;     /* C, backward time of one layer */
+    int lpb[CH04_MAX_LPB]; /* layers per bucket to try */
     int nlpb;
-    int reps;               /* steps per (bucket size, mode); the median is kept */
-    const char *plot;       /* PNG of hidden fraction vs bucket size, or NULL */
-    const char *trace;      /* Chrome-trace JSON of the last step of each run, or NULL */
+    int reps;          /* steps per (bucket size, mode); the median is kept */
+    const char *plot;  /* PNG of hidden fraction vs bucket size, or NULL */
+    const char *trace; /* Chrome-trace JSON of the last step of each run, or NULL */
 } ch04_overlap_cfg;
 
 /* What the study found, for the demo's last line. */
 typedef struct ch04_overlap_result {
-    int wrong;              /* gradient elements that differ from the expected average */
-    double hidden_best;     /* measured hidden fraction at the smallest bucket */
-    double speedup_best;    /* no-overlap / overlap step time, best over bucket sizes */
+    int wrong;           /* gradient elements that differ from the expected average */
+    double hidden_best;  /* measured hidden fraction at the smallest bucket */
+    double speedup_best; /* no-overlap / overlap step time, best over bucket sizes */
     int lpb_best;
 } ch04_overlap_result;
 

@@ -58,11 +58,13 @@ int ch04_contract_run(so_comm *c, uint64_t seed, int *ok_out) {
         }
         /* The sum's order differs from the serial one by algorithm: allow K rounding steps. */
         ok = identical && worst <= k * 2.3e-16 && worst_avg == 0;
-        printf("\n(g) book 4.3.1, the all-reduce contract: K=%d, P=%d doubles per rank\n", k, CH04_P);
+        printf("\n(g) book 4.3.1, the all-reduce contract: K=%d, P=%d doubles per rank\n", k,
+               CH04_P);
         printf("    sum[0..3] = [%.6f %.6f %.6f %.6f]\n", sum[0], sum[1], sum[2], sum[3]);
-        printf("    all ranks identical bits: %s; equal to the true sum: rel err %.1e; mean = sum/K "
-               "exactly: %s\n",
-               identical ? "yes" : "NO", worst, worst_avg == 0 ? "yes" : "NO");
+        printf(
+            "    all ranks identical bits: %s; equal to the true sum: rel err %.1e; mean = sum/K "
+            "exactly: %s\n",
+            identical ? "yes" : "NO", worst, worst_avg == 0 ? "yes" : "NO");
     }
     free(all);
     free(bits);

@@ -146,8 +146,8 @@ static void part_a(so_comm *c, int gi, const ch04_cfg *cfg, ch04_result *res) {
         printf("\n(a) all-reduce on %d ranks over %s: measured vs alpha-beta model\n", k, tname);
         printf("    calibrated on this group: alpha = %.2f us, 1/beta = %.2f GB/s\n",
                ab.alpha_s * 1e6, ab.beta_s_per_b > 0 ? 1e-9 / ab.beta_s_per_b : 0.0);
-        printf("    %-8s %-6s %12s %12s %9s %12s %7s\n", "size", "algo", "measured_us",
-               "model_us", "meas/mod", "busbw_GB/s", "#wrong");
+        printf("    %-8s %-6s %12s %12s %9s %12s %7s\n", "size", "algo", "measured_us", "model_us",
+               "meas/mod", "busbw_GB/s", "#wrong");
     }
     int identical = 1;
     for (size_t si = 0; si < ns; si++) {
@@ -218,7 +218,8 @@ static void book_table(ch04_result *res) {
         }
         printf(" %10.3f\n", so_coll_predict_allreduce(SO_ALGO_HD, ks[i], mib64, &book) * 1e3);
     }
-    printf("    K = 64 (ms):\n    %6s %10s %10s %10s %10s\n", "size", "naive", "tree", "ring", "hd");
+    printf("    K = 64 (ms):\n    %6s %10s %10s %10s %10s\n", "size", "naive", "tree", "ring",
+           "hd");
     const size_t szs[] = {256, 65536, (size_t)1 << 20, (size_t)16 << 20, (size_t)256 << 20};
     const char *sl[] = {"256 B", "64 KiB", "1 MiB", "16 MiB", "256 MiB"};
     for (size_t i = 0; i < sizeof szs / sizeof szs[0]; i++) {
@@ -234,9 +235,12 @@ static void book_table(ch04_result *res) {
         int k;
         size_t n;
         double ms;
-    } gold[] = {{SO_ALGO_NAIVE, 8, mib64, 9.465},     {SO_ALGO_TREE, 8, mib64, 4.057},
-                {SO_ALGO_RING, 8, mib64, 1.244},      {SO_ALGO_NAIVE, 1024, mib64, 1383.277},
-                {SO_ALGO_TREE, 1024, mib64, 13.522},  {SO_ALGO_RING, 1024, mib64, 11.571},
+    } gold[] = {{SO_ALGO_NAIVE, 8, mib64, 9.465},
+                {SO_ALGO_TREE, 8, mib64, 4.057},
+                {SO_ALGO_RING, 8, mib64, 1.244},
+                {SO_ALGO_NAIVE, 1024, mib64, 1383.277},
+                {SO_ALGO_TREE, 1024, mib64, 13.522},
+                {SO_ALGO_RING, 1024, mib64, 11.571},
                 {SO_ALGO_TREE, 64, (size_t)1 << 20, 0.186},
                 {SO_ALGO_RING, 64, (size_t)1 << 20, 0.651},
                 {SO_ALGO_TREE, 64, (size_t)16 << 20, 2.073},
@@ -267,7 +271,8 @@ static void part_b(so_comm *c, const ch04_cfg *cfg, ch04_result *res) {
     }
     for (int t = 0; t < 2; t++) {
         size_t s = per_shard[t], p = s * (size_t)k;
-        float *g = malloc(p * 4), *ar = malloc(p * 4), *shard = malloc(s * 4), *full = malloc(p * 4);
+        float *g = malloc(p * 4), *ar = malloc(p * 4), *shard = malloc(s * 4),
+              *full = malloc(p * 4);
         double *ref = calloc(p, sizeof(double)), *mag = calloc(p, sizeof(double));
         SO_ASSERT(g && ar && shard && full && ref && mag);
         /* Gradients: normal floats, one stream per rank; any rank can regenerate any other's. */
@@ -321,7 +326,8 @@ static void part_b(so_comm *c, const ch04_cfg *cfg, ch04_result *res) {
     SO_CHECK(so_allreduce(c, &wr, &wr, 1, SO_F64, SO_MAX));
     if (r == 0) {
         printf("    float all-reduce vs serial double sum: worst error %.1e of sum |x| "
-               "(float rounding; bound ~K eps = %.1e)\n", wr, k * 5.96e-8);
+               "(float rounding; bound ~K eps = %.1e)\n",
+               wr, k * 5.96e-8);
     }
     res->rs_ag_equal = equal;
     res->ag_rebuilds = rebuild;
@@ -613,7 +619,9 @@ static void part_e(so_comm *c, const ch04_cfg *cfg, ch04_result *res) {
         if (r == 0) {
             printf("    %-6s %-22s %10lld %10lld %14lld %14lld %6s\n", so_algo_name(a), who,
                    (long long)m, (long long)fm, (long long)b, (long long)fb,
-                   !applies ? "n/a" : match ? "yes" : "NO");
+                   !applies ? "n/a"
+                   : match  ? "yes"
+                            : "NO");
         }
     }
     res->counters_ok = ok_all;
@@ -687,7 +695,8 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
         SO_CHECK(ch04_contract_run(world, 431, &contract_ok));
         res.contract = contract_ok;
         if (!contract_ok) {
-            ch04_fail(&res, "the all-reduce contract (4.3.1) or the actor-learner counts (4.7.1) failed");
+            ch04_fail(&res,
+                      "the all-reduce contract (4.3.1) or the actor-learner counts (4.7.1) failed");
         }
     }
     SO_CHECK(ch04_overlap_run(world, &cfg->ov, &ovr));
@@ -718,9 +727,9 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
             printf(" wrong=0 identical=1 book441=%d rs_ag_equal=%d ag_rebuilds=%d a2a_exact=%d "
                    "moe_max_over_ideal=%.2f ex422=20,16,17 hops=%d counters_match=%d/%d "
                    "contract=%d overlap_hidden=%.1f%% seconds=%.1f\n",
-                   res.book441, res.rs_ag_equal, res.ag_rebuilds, res.a2a_exact,
-                   res.max_over_ideal, res.hops, res.counters_n, res.counters_n, res.contract,
-                   100 * ovr.hidden_best, so_now_s() - t0);
+                   res.book441, res.rs_ag_equal, res.ag_rebuilds, res.a2a_exact, res.max_over_ideal,
+                   res.hops, res.counters_n, res.counters_n, res.contract, 100 * ovr.hidden_best,
+                   so_now_s() - t0);
         }
         fflush(stdout);
     }
@@ -733,17 +742,18 @@ static int ch04_rank_main(const ch04_cfg *cfg) {
 }
 
 static void ch04_usage(void) {
-    printf("usage: scaleout demo ch04 [--quick] [-n K (4)] [--transport shm|tcp|both (both)]\n"
-           "         [--size BYTES (16M; 1M with --quick)] [--iters N (15; 7 with --quick)]\n"
-           "         [--tokens T (512; 128 with --quick)]\n"
-           "         [--overlap (only part f)] [--layers L (48; 12 quick)] [--grad BYTES (auto)]\n"
-           "         [--compute-ms C (3)] [--lpb 1,2,4,8,16,48] [--reps N (3; 2 quick)]\n"
-           "         [--plot FILE.png (hidden fraction vs bucket size; FILE.csv beside it)]\n"
-           "         [--trace FILE.json (timelines of part f for Perfetto / chrome://tracing)]\n"
-           "Chapter 4 on K processes: naive/tree/ring/halving-doubling all-reduce measured vs the\n"
-           "alpha-beta model (and the book's table 4.4.1); reduce-scatter + all-gather = all-reduce;\n"
-           "all-to-all as MoE routing; the 4.2.2 example from p2p hops; byte counters vs formulas;\n"
-           "gradient bucketing with overlap (the reducer) measured vs the 4.10.1 model.\n");
+    printf(
+        "usage: scaleout demo ch04 [--quick] [-n K (4)] [--transport shm|tcp|both (both)]\n"
+        "         [--size BYTES (16M; 1M with --quick)] [--iters N (15; 7 with --quick)]\n"
+        "         [--tokens T (512; 128 with --quick)]\n"
+        "         [--overlap (only part f)] [--layers L (48; 12 quick)] [--grad BYTES (auto)]\n"
+        "         [--compute-ms C (3)] [--lpb 1,2,4,8,16,48] [--reps N (3; 2 quick)]\n"
+        "         [--plot FILE.png (hidden fraction vs bucket size; FILE.csv beside it)]\n"
+        "         [--trace FILE.json (timelines of part f for Perfetto / chrome://tracing)]\n"
+        "Chapter 4 on K processes: naive/tree/ring/halving-doubling all-reduce measured vs the\n"
+        "alpha-beta model (and the book's table 4.4.1); reduce-scatter + all-gather = all-reduce;\n"
+        "all-to-all as MoE routing; the 4.2.2 example from p2p hops; byte counters vs formulas;\n"
+        "gradient bucketing with overlap (the reducer) measured vs the 4.10.1 model.\n");
 }
 
 static int demo_ch04(int argc, char **argv) {
@@ -843,8 +853,8 @@ static int demo_ch04(int argc, char **argv) {
         cfg.ov.nlpb = m;
     }
     if (!so_cli_is_worker()) {
-        int rc = so_cli_launch_self(cfg.nranks, !strcmp(cfg.transport, "both") ? "shm" : cfg.transport,
-                                    argc, argv);
+        int rc = so_cli_launch_self(
+            cfg.nranks, !strcmp(cfg.transport, "both") ? "shm" : cfg.transport, argc, argv);
         if (rc != 0) {
             printf("ch04 FAIL a rank exited with code %d\n", rc);
             return 1;
@@ -854,6 +864,7 @@ static int demo_ch04(int argc, char **argv) {
     return ch04_rank_main(&cfg);
 }
 
-SO_CLI_DEMO(ch04, "communication primitives: all-reduce algorithms vs alpha-beta, RS+AG, MoE "
-                  "all-to-all, byte counters",
+SO_CLI_DEMO(ch04,
+            "communication primitives: all-reduce algorithms vs alpha-beta, RS+AG, MoE "
+            "all-to-all, byte counters",
             demo_ch04)

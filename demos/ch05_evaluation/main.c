@@ -82,15 +82,18 @@ static int part_tables(void) {
            "tokens\n",
            100 * so_model_mfu(&tr), so_model_mfu_cost_h(&tr), so_model_mfu_cost_per_mtok(&tr),
            so_model_mfu_joules_per_token(&tr), so_model_mfu_gco2_per_mtok(&tr));
-    ok &= near(100 * so_model_mfu(&tr), 40.6, 0.05) && near(so_model_mfu_cost_per_mtok(&tr), 0.0726, 5e-5);
+    ok &= near(100 * so_model_mfu(&tr), 40.6, 0.05) &&
+          near(so_model_mfu_cost_per_mtok(&tr), 0.0726, 5e-5);
     const double counts[8] = {3276, 1638, 819, 819, 409, 409, 409, 413};
     double lif = so_model_moe_lif(counts, 8);
-    printf("    5.3.3 (corrected; the book's printed output is inconsistent with its code) LIF %.3f, "
-           "drops %.0f %.0f %.0f at capacity 1.25\n",
-           lif, so_model_moe_drop(counts, 8, 0, 1.25), so_model_moe_drop(counts, 8, 1, 1.25),
-           so_model_moe_drop(counts, 8, 2, 1.25));
+    printf(
+        "    5.3.3 (corrected; the book's printed output is inconsistent with its code) LIF %.3f, "
+        "drops %.0f %.0f %.0f at capacity 1.25\n",
+        lif, so_model_moe_drop(counts, 8, 0, 1.25), so_model_moe_drop(counts, 8, 1, 1.25),
+        so_model_moe_drop(counts, 8, 2, 1.25));
     ok &= near(lif, 3.199, 0.0005) && so_model_moe_drop(counts, 8, 0, 1.25) == 1996 &&
-          so_model_moe_drop(counts, 8, 1, 1.25) == 358 && so_model_moe_drop(counts, 8, 2, 1.25) == 0;
+          so_model_moe_drop(counts, 8, 1, 1.25) == 358 &&
+          so_model_moe_drop(counts, 8, 2, 1.25) == 0;
     printf("    book's values: %s\n", ok ? "match" : "DIFFER");
     return ok;
 }
@@ -166,8 +169,8 @@ static int part_group_trials(so_comm *c) {
         printf("\n(c) barrier-aligned trials: 1 MiB all-reduce on %d ranks, 3 warm-up + 15 timed, "
                "max over ranks\n    median %.3f ms, IQR %.3f ms [p25 %.3f, p75 %.3f], best %.3f, "
                "worst %.3f, first (cold) %.3f ms\n",
-               so_comm_size(c), s.median * 1e3, s.iqr * 1e3, s.p25 * 1e3, s.p75 * 1e3,
-               s.min * 1e3, s.max * 1e3, s.cold * 1e3);
+               so_comm_size(c), s.median * 1e3, s.iqr * 1e3, s.p25 * 1e3, s.p75 * 1e3, s.min * 1e3,
+               s.max * 1e3, s.cold * 1e3);
     }
     free(a.g);
     return 1;
@@ -194,8 +197,8 @@ static int part_scaling(const ch05_cfg *cfg, int *first_k) {
     int fn = so_scaling_study(k, noisy, 7, 0, cfg->threshold, rn, &s_fit);
     int fc = so_scaling_study(k, clean, 7, 0, cfg->threshold, rc, NULL);
     printf("\n(d) 5.2.1 scaling study, T = 0.04 + 0.96/K + 0.01 log2(K+1), mean of 5 runs with 2%% "
-           "noise\n    %4s %9s %9s %8s %8s %11s\n", "K", "T noisy", "speedup", "eff", "eff model",
-           "Karp-Flatt");
+           "noise\n    %4s %9s %9s %8s %8s %11s\n",
+           "K", "T noisy", "speedup", "eff", "eff model", "Karp-Flatt");
     for (int i = 0; i < 7; i++) {
         printf("    %4d %9.4f %9.3f %8.3f %8.3f %11.4f\n", k[i], rn[i].t, rn[i].speedup, rn[i].eff,
                rc[i].eff, rn[i].karp_flatt);
@@ -305,12 +308,13 @@ static int part_load(so_comm *c, const ch05_cfg *cfg, double *p99_live, double *
             char lab[64];
             snprintf(lab, sizeof lab, "live lambda=%.0f (rank 1)", cfg->rate);
             ch05_print_load(lab, &live, slo);
-            printf("    %-26s %7s %8.0f %8.1f %8.1f %8.1f   (the server's replies were %.2f ms late "
-                   "on average: wake-ups)\n",
-                   "  M/M/1 analytic", "", so_model_mm1_goodput(cfg->rate, cfg->mu, slo),
-                   1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.50),
-                   1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.95),
-                   1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.99), svc * 1e3);
+            printf(
+                "    %-26s %7s %8.0f %8.1f %8.1f %8.1f   (the server's replies were %.2f ms late "
+                "on average: wake-ups)\n",
+                "  M/M/1 analytic", "", so_model_mm1_goodput(cfg->rate, cfg->mu, slo),
+                1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.50),
+                1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.95),
+                1e3 * so_model_mm1_quantile_s(cfg->rate, cfg->mu, 0.99), svc * 1e3);
             double lw = live.throughput * live.mean_s;
             printf("    Little's law, live: L sampled = %.3f requests in the system, lambda W = "
                    "%.0f/s x %.2f ms = %.3f (%.1f%% apart); M/M/1 rho/(1-rho) = %.3f\n",
@@ -318,10 +322,11 @@ static int part_load(so_comm *c, const ch05_cfg *cfg, double *p99_live, double *
                    100 * fabs(live.in_system - lw) / (lw > 0 ? lw : 1),
                    cfg->rate / cfg->mu / (1 - cfg->rate / cfg->mu));
             ok &= fabs(live.in_system - lw) <= 0.05 * lw + 0.01;
-            printf("    latency counts from each request's scheduled send; the client itself sent up "
-                   "to %.1f ms late\n    (descheduled on a busy machine) and those requests are "
-                   "charged for it; %zu requests, so p99 is rough\n",
-                   live.max_send_lag_s * 1e3, live.n);
+            printf(
+                "    latency counts from each request's scheduled send; the client itself sent up "
+                "to %.1f ms late\n    (descheduled on a busy machine) and those requests are "
+                "charged for it; %zu requests, so p99 is rough\n",
+                live.max_send_lag_s * 1e3, live.n);
         }
         const double rates[3] = {cfg->rate, cfg->mu * 0.96, cfg->mu};
         for (int i = 0; i < 3; i++) {
@@ -339,7 +344,8 @@ static int part_load(so_comm *c, const ch05_cfg *cfg, double *p99_live, double *
                 /* Checked at the offered rate only (near saturation the percentiles converge
                  * too slowly) and with enough requests for a 5% p99. */
                 if (i == 0 && cfg->sim_requests >= 200000) {
-                    ok &= fabs(sim.p99_s - a99) <= 0.05 * a99 && fabs(sim.p50_s - a50) <= 0.05 * a50;
+                    ok &=
+                        fabs(sim.p99_s - a99) <= 0.05 * a99 && fabs(sim.p50_s - a50) <= 0.05 * a50;
                 }
                 if (i == 0) {
                     *p99_sim = sim.p99_s;
@@ -413,7 +419,8 @@ static int part_repro(so_comm *c, const ch05_cfg *cfg, int *distinct_arrival) {
     }
     if (r == 0) {
         printf("\n(f) 5.7 reproducibility: %d ranks' vectors (%zu values, every third x1e8) summed "
-               "at rank 0, %d runs with random delays\n", k, n, reps);
+               "at rank 0, %d runs with random delays\n",
+               k, n, reps);
         printf("    arrival order: %d distinct results; fixed rank order: %d distinct result%s\n",
                da, df, df == 1 ? " (bitwise stable)" : "s");
         size_t m = (size_t)cfg->values;
@@ -454,7 +461,8 @@ static int part_overlap(so_comm *c, const ch05_cfg *cfg) {
     SO_ASSERT(g);
     if (r == 0) {
         printf("\n(g) 5.4 exposed vs hidden communication: %d layers x 256 KiB of gradients, "
-               "%.1f ms of backward per layer (slept), 512 KiB buckets\n", LAYERS, cfg->layer_ms);
+               "%.1f ms of backward per layer (slept), 512 KiB buckets\n",
+               LAYERS, cfg->layer_ms);
         printf("    %-12s %9s %9s %9s %9s %7s %7s | %7s %7s\n", "", "compute", "comm", "hidden",
                "exposed", "R", "eff", "R mod", "eff mod");
     }
@@ -492,8 +500,9 @@ static int part_overlap(so_comm *c, const ch05_cfg *cfg) {
             comm_no = v[1];
         }
         if (r == 0) {
-            printf("    %-12s %7.2fms %7.2fms %7.2fms %7.2fms %7.3f %6.1f%%", overlap ? "overlap" : "no overlap",
-                   v[0] * 1e3, v[1] * 1e3, v[2] * 1e3, v[3] * 1e3, so_model_comm_ratio(v[0], v[3]),
+            printf("    %-12s %7.2fms %7.2fms %7.2fms %7.2fms %7.3f %6.1f%%",
+                   overlap ? "overlap" : "no overlap", v[0] * 1e3, v[1] * 1e3, v[2] * 1e3,
+                   v[3] * 1e3, so_model_comm_ratio(v[0], v[3]),
                    100 * so_model_comm_efficiency(v[0], v[3]));
             if (overlap) { /* 5.4.1: exposed = comm (1 - overlap), comm from the no-overlap step */
                 double exp_mod = so_model_exposed_comm_s(comm_no, v[1] > 0 ? v[2] / v[1] : 1, 1);
@@ -506,9 +515,10 @@ static int part_overlap(so_comm *c, const ch05_cfg *cfg) {
         so_reducer_destroy(rd);
     }
     if (r == 0) {
-        printf("    (last step, max over ranks. The model takes the no-overlap comm and the measured "
-               "hidden fraction;\n    where overlapped comm runs longer, the all-reduce shared the "
-               "cores with compute: the model assumes it does not)\n");
+        printf(
+            "    (last step, max over ranks. The model takes the no-overlap comm and the measured "
+            "hidden fraction;\n    where overlapped comm runs longer, the all-reduce shared the "
+            "cores with compute: the model assumes it does not)\n");
     }
     free(g);
     int64_t f = !ok;
@@ -538,7 +548,8 @@ static int ch05_rank_main(const ch05_cfg *cfg) {
         ch05_fail(reason, "the scaling study does not cross 0.70 at K = 8", &bad);
     }
     if (!part_load(c, cfg, &p99_live, &p99_sim)) {
-        ch05_fail(reason, "load test lost requests or the M/M/1 twin is off the analytic p99", &bad);
+        ch05_fail(reason, "load test lost requests or the M/M/1 twin is off the analytic p99",
+                  &bad);
     }
     if (!part_repro(c, cfg, &da)) {
         ch05_fail(reason, "the fixed-order reduction is not bitwise stable", &bad);
@@ -574,7 +585,8 @@ static int ch05_rank_main(const ch05_cfg *cfg) {
 
 static void ch05_usage(void) {
     printf("usage: scaleout demo ch05 [--quick] [-n K (4)] [--rate L (400)] [--mu M (500)]\n"
-           "         [--slo-ms MS (200)] [--requests N (3000; 600 quick)] [--sim-requests N (1000000)]\n"
+           "         [--slo-ms MS (200)] [--requests N (3000; 600 quick)] [--sim-requests N "
+           "(1000000)]\n"
            "         [--threshold E (0.70)] [--calls N (25)] [--drop N (5)] [--cold-ms MS (40)]\n"
            "         [--reps R (6)] [--values N (1000000)] [--seed S (1)] [--env FILE.json]\n"
            "         [--transport tcp|shm (tcp)] [--layer-ms MS (2)]\n"
@@ -584,9 +596,21 @@ static void ch05_usage(void) {
 }
 
 static int demo_ch05(int argc, char **argv) {
-    ch05_cfg cfg = {.nranks = 4, .calls = 25, .drop = 5, .reps = 6, .requests = 0,
-                    .sim_requests = 1000000, .values = 1000000, .seed = 1, .rate = 400, .mu = 500,
-                    .slo_ms = 200, .threshold = 0.70, .cold_ms = 40, .layer_ms = 2, .transport = "tcp"};
+    ch05_cfg cfg = {.nranks = 4,
+                    .calls = 25,
+                    .drop = 5,
+                    .reps = 6,
+                    .requests = 0,
+                    .sim_requests = 1000000,
+                    .values = 1000000,
+                    .seed = 1,
+                    .rate = 400,
+                    .mu = 500,
+                    .slo_ms = 200,
+                    .threshold = 0.70,
+                    .cold_ms = 40,
+                    .layer_ms = 2,
+                    .transport = "tcp"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -650,6 +674,7 @@ static int demo_ch05(int argc, char **argv) {
     return ch05_rank_main(&cfg);
 }
 
-SO_CLI_DEMO(ch05, "evaluating distributed systems: harness, warm-up, scaling study, open-loop "
-                  "load and goodput, reproducible reductions, env capture",
+SO_CLI_DEMO(ch05,
+            "evaluating distributed systems: harness, warm-up, scaling study, open-loop "
+            "load and goodput, reproducible reductions, env capture",
             demo_ch05)

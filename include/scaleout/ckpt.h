@@ -33,8 +33,8 @@ extern "C" {
 enum {
     SO_CKPT_VERSION = 1,
     SO_CKPT_MAX_DIMS = 8,
-    SO_CKPT_NAME_MAX = 1024,        /* bytes of a tensor name or metadata key */
-    SO_CKPT_ALIGN = 64,             /* tensor data offsets are multiples of this */
+    SO_CKPT_NAME_MAX = 1024, /* bytes of a tensor name or metadata key */
+    SO_CKPT_ALIGN = 64,      /* tensor data offsets are multiples of this */
 };
 /* safetensors' MAX_HEADER_SIZE: a larger header is rejected before it is read. */
 #define SO_SAFETENSORS_MAX_HEADER 100000000ull

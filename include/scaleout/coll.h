@@ -88,8 +88,8 @@ int so_ireduce_scatter(so_comm *c, const void *send, void *recv, size_t recvcoun
 /* ---- the alpha-beta model and the selector ---- */
 
 typedef struct so_alpha_beta {
-    double alpha_s;       /* per-message latency, seconds */
-    double beta_s_per_b;  /* per-byte time, seconds (1 / bandwidth) */
+    double alpha_s;      /* per-message latency, seconds */
+    double beta_s_per_b; /* per-byte time, seconds (1 / bandwidth) */
 } so_alpha_beta;
 
 /* Collective: ping-pong between rank pairs over a range of sizes, least-squares fit of

@@ -32,12 +32,12 @@ extern "C" {
     XX(ETIMEDOUT, -3, "timed out")                                                                 \
     XX(ECONNRESET, -4, "connection reset by peer")                                                 \
     XX(EPEER, -5, "peer process failed")                                                           \
-    XX(EABORTED, -6, "communicator aborted after an earlier error")                               \
+    XX(EABORTED, -6, "communicator aborted after an earlier error")                                \
     XX(ENOTSUP, -7, "not supported")                                                               \
     XX(EIO, -8, "input/output error")                                                              \
     XX(EPROTO, -9, "protocol or format error")                                                     \
     XX(ESTATE, -10, "invalid state")                                                               \
-    XX(EDESYNC, -11, "ranks called different collectives")                                        \
+    XX(EDESYNC, -11, "ranks called different collectives")                                         \
     XX(ENOENT, -12, "not found")                                                                   \
     XX(ECORRUPT, -13, "corrupt data")                                                              \
     XX(ESYS, -14, "system call failed")                                                            \
@@ -109,9 +109,9 @@ void so_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* ---- environment knobs: every tunable lives in one table (src/core/param.c) ---- */
 
 typedef struct so_param_info {
-    const char *env;   /* "SO_TIMEOUT_MS" */
-    const char *dflt;  /* default as text */
-    const char *help;  /* one sentence */
+    const char *env;  /* "SO_TIMEOUT_MS" */
+    const char *dflt; /* default as text */
+    const char *help; /* one sentence */
 } so_param_info;
 /* The value of a knob: the environment if set and non-empty, else the table default.
  * Asserts that env is in the table, so every knob is documented. */
@@ -164,7 +164,7 @@ void so_scale_avg(so_dtype dt, void *x, size_t n, int k);
 float so_bf16_to_f32(uint16_t h);
 uint16_t so_f32_to_bf16(float f); /* round to nearest even; NaN stays NaN */
 float so_f16_to_f32(uint16_t h);
-uint16_t so_f32_to_f16(float f);  /* round to nearest even; overflow gives inf */
+uint16_t so_f32_to_f16(float f); /* round to nearest even; overflow gives inf */
 
 /* ---- memory ---- */
 

@@ -6,7 +6,8 @@
  *   so_dataset all, train, test;
  *   SO_TRY(so_dataset_load("digits", &all));             // 1797 x 64, 10 classes
  *   SO_TRY(so_dataset_split(&all, 0.2, seed, &train, &test));
- *   so_scaler sc; so_scaler_fit(&sc, &train); so_scaler_apply(&sc, &train); so_scaler_apply(&sc, &test);
+ *   so_scaler sc; so_scaler_fit(&sc, &train); so_scaler_apply(&sc, &train); so_scaler_apply(&sc,
+ * &test);
  *
  *   so_bytes text; SO_TRY(so_corpus_load_fortunes(NULL, &text));
  *   so_tokenizer *tok; SO_TRY(so_tokenizer_train_bpe(text.data, n, 512, &tok));
@@ -31,11 +32,11 @@ extern "C" {
 
 typedef struct so_dataset {
     char name[32];
-    size_t n, d;       /* rows, features */
-    float *X;          /* (n, d) row-major */
-    int32_t *labels;   /* (n) class in [0, n_classes) for classification; NULL for regression */
-    float *targets;    /* (n) value for regression; NULL for classification */
-    int n_classes;     /* 0 for regression */
+    size_t n, d;     /* rows, features */
+    float *X;        /* (n, d) row-major */
+    int32_t *labels; /* (n) class in [0, n_classes) for classification; NULL for regression */
+    float *targets;  /* (n) value for regression; NULL for classification */
+    int n_classes;   /* 0 for regression */
 } so_dataset;
 
 /* Loads one of "digits" (1797 x 64, 10 classes), "breast-cancer" (569 x 30, 2), "iris"
@@ -83,8 +84,8 @@ size_t so_batcher_next(so_batcher *b, const size_t **idx);
 int64_t so_batcher_epoch(const so_batcher *b);
 void so_batcher_deinit(so_batcher *b);
 /* Copies rows idx[0..k) into X (k, d) and labels (k) or targets (k) (either may be NULL). */
-void so_dataset_gather(const so_dataset *ds, const size_t *idx, size_t k, float *X,
-                       int32_t *labels, float *targets);
+void so_dataset_gather(const so_dataset *ds, const size_t *idx, size_t k, float *X, int32_t *labels,
+                       float *targets);
 
 /* ======================================================================================
  * Text corpus

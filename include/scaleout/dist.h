@@ -12,8 +12,8 @@
  *   so_gossip_ring_round(comm, &x, 1, 0.5);                                // 1.4.1, one round
  *
  * Sources: src/core/md5.c, src/data/partition.c, src/data/vclock.c, src/infra/dist_gossip.c,
- * src/infra/dist_bsp.c, src/infra/dist_raft.c. Functions taking a so_comm are collective: every rank calls them in the
- * same order. Nothing here is shared between threads without a lock.
+ * src/infra/dist_bsp.c, src/infra/dist_raft.c. Functions taking a so_comm are collective: every
+ * rank calls them in the same order. Nothing here is shared between threads without a lock.
  */
 #ifndef SCALEOUT_DIST_H
 #define SCALEOUT_DIST_H
@@ -62,15 +62,15 @@ int so_hash_ring_nodes(const so_hash_ring *r);
 #define SO_VCLOCK_MAX 64
 
 typedef struct so_vclock {
-    int n;                            /* number of nodes */
-    uint64_t c[SO_VCLOCK_MAX];        /* events seen from each node */
+    int n;                     /* number of nodes */
+    uint64_t c[SO_VCLOCK_MAX]; /* events seen from each node */
 } so_vclock;
 
 typedef enum so_vclock_order {
     SO_VC_EQUAL = 0,
-    SO_VC_BEFORE,     /* a happened before b: a <= b everywhere, < somewhere */
-    SO_VC_AFTER,      /* b happened before a */
-    SO_VC_CONCURRENT  /* neither: a conflict to reconcile */
+    SO_VC_BEFORE,    /* a happened before b: a <= b everywhere, < somewhere */
+    SO_VC_AFTER,     /* b happened before a */
+    SO_VC_CONCURRENT /* neither: a conflict to reconcile */
 } so_vclock_order;
 
 /* n in 1..SO_VCLOCK_MAX (clamped). */

@@ -74,11 +74,11 @@ void so_fit_linear(const double *x, const double *y, int n, double *a, double *b
 typedef int (*so_serve_fn)(void *arg, uint64_t id);
 
 typedef struct so_loadgen_cfg {
-    double rate;       /* offered requests per second (Poisson arrivals) */
-    size_t requests;   /* how many */
-    uint64_t seed;     /* of the arrival schedule */
-    double slo_s;      /* a request is good if its latency <= slo_s */
-    int closed_loop;   /* 1: measure from the actual send (coordinated omission, for contrast) */
+    double rate;     /* offered requests per second (Poisson arrivals) */
+    size_t requests; /* how many */
+    uint64_t seed;   /* of the arrival schedule */
+    double slo_s;    /* a request is good if its latency <= slo_s */
+    int closed_loop; /* 1: measure from the actual send (coordinated omission, for contrast) */
 } so_loadgen_cfg;
 
 typedef struct so_loadgen_result {

@@ -310,8 +310,8 @@ typedef struct so_mlp_config {
     int hidden[SO_MLP_MAX_LAYERS];
     int nhidden; /* number of hidden layers (0: softmax regression) */
     int out_dim;
-    int act;     /* SO_ACT_RELU, SO_ACT_TANH, SO_ACT_GELU, SO_ACT_SILU */
-    int loss;    /* SO_LOSS_CE or SO_LOSS_MSE */
+    int act;  /* SO_ACT_RELU, SO_ACT_TANH, SO_ACT_GELU, SO_ACT_SILU */
+    int loss; /* SO_LOSS_CE or SO_LOSS_MSE */
     int max_batch;
 } so_mlp_config;
 typedef struct so_mlp so_mlp;

@@ -168,7 +168,8 @@ double so_model_norm_ppf(double p);
 /* Little's law L = lambda W. */
 double so_model_little(double rate, double wait_s);
 /* 1.6.1: lognormal latency with median m and log-sd sigma, of which a fraction f is slowed by
- * mult. Quantile q (0..1) by bisection on the mixture CDF; mean m e^{sigma^2/2} (1 - f + f mult). */
+ * mult. Quantile q (0..1) by bisection on the mixture CDF; mean m e^{sigma^2/2} (1 - f + f mult).
+ */
 double so_model_lognormal_mix_quantile(double median, double sigma, double frac, double mult,
                                        double q);
 double so_model_lognormal_mix_mean(double median, double sigma, double frac, double mult);

@@ -12,8 +12,8 @@
  *   c.lr = 1e-3f; c.weight_decay = 0.1f;
  *   so_optim *opt;
  *   SO_TRY(so_optim_create(&c, n, segs, nsegs, &opt));
- *   for (step...) { ...grads...; so_optim_set_lr(opt, so_lr_at(&sched, step)); so_optim_step(opt, w, g); }
- *   so_optim_destroy(opt);
+ *   for (step...) { ...grads...; so_optim_set_lr(opt, so_lr_at(&sched, step)); so_optim_step(opt,
+ * w, g); } so_optim_destroy(opt);
  *
  * The update rules follow PyTorch's torch.optim (SGD, Adam, AdamW, Adagrad) to float rounding;
  * LARS and LAMB follow the papers (You et al. 2017, 2019), see docs/design/data.md. Arithmetic is
@@ -30,26 +30,26 @@ extern "C" {
 #endif
 
 typedef enum so_optim_kind {
-    SO_OPTIM_SGD = 0,      /* momentum, Nesterov, L2 weight decay added to the gradient */
-    SO_OPTIM_ADAM,         /* Adam with L2 weight decay added to the gradient (torch.optim.Adam) */
-    SO_OPTIM_ADAMW,        /* Adam with decoupled weight decay (torch.optim.AdamW) */
-    SO_OPTIM_ADAGRAD,      /* per-element Adagrad (torch.optim.Adagrad, no lr decay) */
-    SO_OPTIM_ADAGRAD_ROW,  /* row-wise Adagrad: one accumulator per row (embeddings) */
-    SO_OPTIM_LARS,         /* SGD momentum with a per-tensor trust ratio */
-    SO_OPTIM_LAMB,         /* Adam moments with a per-tensor trust ratio */
+    SO_OPTIM_SGD = 0,     /* momentum, Nesterov, L2 weight decay added to the gradient */
+    SO_OPTIM_ADAM,        /* Adam with L2 weight decay added to the gradient (torch.optim.Adam) */
+    SO_OPTIM_ADAMW,       /* Adam with decoupled weight decay (torch.optim.AdamW) */
+    SO_OPTIM_ADAGRAD,     /* per-element Adagrad (torch.optim.Adagrad, no lr decay) */
+    SO_OPTIM_ADAGRAD_ROW, /* row-wise Adagrad: one accumulator per row (embeddings) */
+    SO_OPTIM_LARS,        /* SGD momentum with a per-tensor trust ratio */
+    SO_OPTIM_LAMB,        /* Adam moments with a per-tensor trust ratio */
     SO_OPTIM_KIND_COUNT
 } so_optim_kind;
 
 typedef struct so_optim_config {
     so_optim_kind kind;
-    float lr;           /* base learning rate (so_optim_set_lr changes it between steps) */
-    float weight_decay; /* L2 (SGD, Adam, Adagrad, LARS) or decoupled (AdamW, LAMB) */
-    float momentum;     /* SGD, LARS: 0 = plain SGD */
-    float dampening;    /* SGD: buf = momentum*buf + (1-dampening)*g (torch default 0) */
-    int nesterov;       /* SGD: 1 = Nesterov momentum (needs momentum > 0, dampening 0) */
-    float beta1, beta2; /* Adam, AdamW, LAMB */
-    float eps;          /* Adam family and Adagrad: added to the root of the second moment */
-    float trust_coef;   /* LARS eta (default 0.001); LAMB ignores it */
+    float lr;                  /* base learning rate (so_optim_set_lr changes it between steps) */
+    float weight_decay;        /* L2 (SGD, Adam, Adagrad, LARS) or decoupled (AdamW, LAMB) */
+    float momentum;            /* SGD, LARS: 0 = plain SGD */
+    float dampening;           /* SGD: buf = momentum*buf + (1-dampening)*g (torch default 0) */
+    int nesterov;              /* SGD: 1 = Nesterov momentum (needs momentum > 0, dampening 0) */
+    float beta1, beta2;        /* Adam, AdamW, LAMB */
+    float eps;                 /* Adam family and Adagrad: added to the root of the second moment */
+    float trust_coef;          /* LARS eta (default 0.001); LAMB ignores it */
     float initial_accumulator; /* Adagrad: starting value of the sum of squares */
 } so_optim_config;
 
@@ -74,8 +74,8 @@ typedef struct so_optim so_optim;
 
 /* An optimizer for n parameters split into nsegs segments (segs may be NULL when nsegs is 0; it
  * is copied). SO_EINVAL names a bad config or a segment out of range or overlapping. */
-int so_optim_create(const so_optim_config *c, size_t n, const so_optim_segment *segs,
-                    size_t nsegs, so_optim **out);
+int so_optim_create(const so_optim_config *c, size_t n, const so_optim_segment *segs, size_t nsegs,
+                    so_optim **out);
 void so_optim_destroy(so_optim *o);
 
 /* One update: params[i] changes by the rule of the kind, from grads[i] (not modified).

@@ -89,7 +89,7 @@ int so_reducer_bucket_times_get(const so_reducer *r, int b, so_reducer_bucket_ti
  * copies back and the wake-up). */
 typedef struct so_reducer_stats {
     int buckets;
-    size_t bytes;        /* gradient bytes all-reduced per step */
+    size_t bytes;                           /* gradient bytes all-reduced per step */
     double first_ready_s, finish_s, done_s; /* step's first ready(), finish() entry and return */
     double comm_s, hidden_s, exposed_s, hidden_frac, wait_s;
 } so_reducer_stats;

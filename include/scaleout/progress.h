@@ -22,9 +22,9 @@ typedef struct so_progress {
     uint64_t total; /* 0 = unknown: no percentage or ETA */
     uint64_t done;
     int64_t start_ns, last_ns, interval_ns;
-    int enabled;   /* print at all */
-    int tty;       /* rewrite one line with '\r' */
-    int printed;   /* a line is pending a final newline */
+    int enabled; /* print at all */
+    int tty;     /* rewrite one line with '\r' */
+    int printed; /* a line is pending a final newline */
 } so_progress;
 
 void so_progress_start(so_progress *p, uint64_t total, const char *label);

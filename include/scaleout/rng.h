@@ -71,7 +71,7 @@ void so_rng_permutation(so_rng *r, uint32_t *perm, size_t n);
 typedef struct so_mt {
     uint32_t mt[SO_MT_N];
     int mti;
-    int has_gauss;      /* gauss() caches its second value, like CPython's gauss_next */
+    int has_gauss; /* gauss() caches its second value, like CPython's gauss_next */
     double gauss_next;
 } so_mt;
 

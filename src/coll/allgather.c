@@ -16,8 +16,11 @@ int so_allgather_ex(so_comm *c, const void *send, void *recv, size_t sendcount, 
     size_t block = sendcount * so_dtype_size(dt);
     so_algo a;
     SO_TRY(so__coll_choose(c, SO__KIND_ALLGATHER, (size_t)k * block, opts, &a));
-    so__coll_sig sig = {.kind = SO__KIND_ALLGATHER, .dtype = (uint8_t)dt, .algo = (uint8_t)a,
-                        .root = -1, .count = sendcount};
+    so__coll_sig sig = {.kind = SO__KIND_ALLGATHER,
+                        .dtype = (uint8_t)dt,
+                        .algo = (uint8_t)a,
+                        .root = -1,
+                        .count = sendcount};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = SO_OK;
     if (block) {

@@ -19,8 +19,8 @@ int so__allgather_ring(so_comm *c, void *recv, size_t block) {
     char *rb = recv;
     for (int s = 0; s <= k - 2; s++) {
         int sblk = so__mod(r - s, k), rblk = so__mod(r - s - 1, k);
-        SO_TRY(so__xchg(c, right, rb + (size_t)sblk * block, block, left,
-                        rb + (size_t)rblk * block, block));
+        SO_TRY(so__xchg(c, right, rb + (size_t)sblk * block, block, left, rb + (size_t)rblk * block,
+                        block));
     }
     return SO_OK;
 }

@@ -70,10 +70,14 @@ int so_allreduce_ex(so_comm *c, const void *send, void *recv, size_t count, so_d
         return so__fail(SO_EINVAL, "allreduce: NULL buffer with count %zu", count);
     }
     so_algo a;
-    SO_TRY(so__coll_choose(c, SO__KIND_ALLREDUCE,
-                           count * so_dtype_size(so__work_dtype(dt)), opts, &a));
-    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = (uint8_t)dt, .op = (uint8_t)op,
-                        .algo = (uint8_t)a, .root = -1, .count = count};
+    SO_TRY(so__coll_choose(c, SO__KIND_ALLREDUCE, count * so_dtype_size(so__work_dtype(dt)), opts,
+                           &a));
+    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE,
+                        .dtype = (uint8_t)dt,
+                        .op = (uint8_t)op,
+                        .algo = (uint8_t)a,
+                        .root = -1,
+                        .count = count};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = count ? run(c, a, send, recv, count, dt, op) : SO_OK;
     return so__coll_end(c, rc);

@@ -78,10 +78,9 @@ static int list_rs(so_comm *c, const int *m, int nm, int me, void *buf, size_t c
     int right = m[(me + 1) % nm], left = m[(me + nm - 1) % nm];
     for (int s = 0; s < nm - 1; s++) {
         int sb = so__mod(me - s - 1, nm), rb = so__mod(me - s - 2, nm);
-        SO_TRY(so__xchg_reduce(c, right, b + so__blk_off(count, nm, sb) * es,
-                               so__blk_len(count, nm, sb) * es, left,
-                               b + so__blk_off(count, nm, rb) * es, NULL,
-                               so__blk_len(count, nm, rb), dt, op));
+        SO_TRY(so__xchg_reduce(
+            c, right, b + so__blk_off(count, nm, sb) * es, so__blk_len(count, nm, sb) * es, left,
+            b + so__blk_off(count, nm, rb) * es, NULL, so__blk_len(count, nm, rb), dt, op));
     }
     return SO_OK;
 }
@@ -93,15 +92,15 @@ static int list_ag(so_comm *c, const int *m, int nm, int me, void *buf, size_t c
     for (int s = 0; s < nm - 1; s++) {
         int sb = so__mod(me - s, nm), rb = so__mod(me - s - 1, nm);
         SO_TRY(so__xchg(c, right, b + so__blk_off(count, nm, sb) * es,
-                        so__blk_len(count, nm, sb) * es, left,
-                        b + so__blk_off(count, nm, rb) * es, so__blk_len(count, nm, rb) * es));
+                        so__blk_len(count, nm, sb) * es, left, b + so__blk_off(count, nm, rb) * es,
+                        so__blk_len(count, nm, rb) * es));
     }
     return SO_OK;
 }
 
 /* Ring all-reduce in place over m[0..nm). */
-static int list_ring(so_comm *c, const int *m, int nm, int me, void *buf, size_t count,
-                     so_dtype dt, so_op op) {
+static int list_ring(so_comm *c, const int *m, int nm, int me, void *buf, size_t count, so_dtype dt,
+                     so_op op) {
     SO_TRY(list_rs(c, m, nm, me, buf, count, dt, op));
     return list_ag(c, m, nm, me, buf, count, so_dtype_size(dt));
 }

@@ -11,8 +11,11 @@ int so_alltoall(so_comm *c, const void *send, void *recv, size_t count, so_dtype
     if (count && (!send || !recv)) {
         return so__fail(SO_EINVAL, "alltoall: NULL buffer with count %zu", count);
     }
-    so__coll_sig sig = {.kind = SO__KIND_ALLTOALL, .dtype = (uint8_t)dt,
-                        .algo = SO_ALGO_PAIRWISE, .root = -1, .count = count};
+    so__coll_sig sig = {.kind = SO__KIND_ALLTOALL,
+                        .dtype = (uint8_t)dt,
+                        .algo = SO_ALGO_PAIRWISE,
+                        .root = -1,
+                        .count = count};
     SO_TRY(so__coll_begin(c, &sig));
     size_t block = count * so_dtype_size(dt);
     int rc = block ? so__alltoall_pairwise(c, send, recv, block) : SO_OK;
@@ -25,8 +28,11 @@ int so_alltoallv(so_comm *c, const void *send, const size_t *sendcounts, const s
     if (!sendcounts || !sdispls || !recvcounts || !rdispls) {
         return so__fail(SO_EINVAL, "alltoallv: NULL count or displacement array");
     }
-    so__coll_sig sig = {.kind = SO__KIND_ALLTOALLV, .dtype = (uint8_t)dt,
-                        .algo = SO_ALGO_PAIRWISE, .root = -1, .count = 0};
+    so__coll_sig sig = {.kind = SO__KIND_ALLTOALLV,
+                        .dtype = (uint8_t)dt,
+                        .algo = SO_ALGO_PAIRWISE,
+                        .root = -1,
+                        .count = 0};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = so__alltoallv_pairwise(c, send, sendcounts, sdispls, recv, recvcounts, rdispls,
                                     so_dtype_size(dt));

@@ -39,8 +39,8 @@ int so__alltoall_pairwise(so_comm *c, const void *send, void *recv, size_t block
     memcpy(rb + (size_t)r * block, sb + (size_t)r * block, block);
     for (int i = 1; i < k; i++) {
         int to = so__mod(r + i, k), from = so__mod(r - i, k);
-        SO_TRY(so__sendrecv(c, to, sb + (size_t)to * block, block, from,
-                            rb + (size_t)from * block, block));
+        SO_TRY(so__sendrecv(c, to, sb + (size_t)to * block, block, from, rb + (size_t)from * block,
+                            block));
     }
     return SO_OK;
 }

@@ -13,8 +13,11 @@ int so_bcast_ex(so_comm *c, void *buf, size_t count, so_dtype dt, int root,
     size_t bytes = count * so_dtype_size(dt);
     so_algo a;
     SO_TRY(so__coll_choose(c, SO__KIND_BCAST, bytes, opts, &a));
-    so__coll_sig sig = {.kind = SO__KIND_BCAST, .dtype = (uint8_t)dt, .algo = (uint8_t)a,
-                        .root = root, .count = count};
+    so__coll_sig sig = {.kind = SO__KIND_BCAST,
+                        .dtype = (uint8_t)dt,
+                        .algo = (uint8_t)a,
+                        .root = root,
+                        .count = count};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = SO_OK;
     if (bytes && so_comm_size(c) > 1) {

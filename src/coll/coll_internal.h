@@ -104,16 +104,14 @@ int so__allreduce_tree(so_comm *c, const void *send, void *recv, size_t count, s
                        so_op op);
 int so__allreduce_ring(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
                        so_op op);
-int so__allreduce_hd(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
-                     so_op op);
-int so__allreduce_rd(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
-                     so_op op);
+int so__allreduce_hd(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt, so_op op);
+int so__allreduce_rd(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt, so_op op);
 int so__allreduce_hier(so_comm *c, const void *send, void *recv, size_t count, so_dtype dt,
                        so_op op);
 
 /* recv must not overlap send except at send + rank*recvcount (the entry point stages others). */
-int so__reduce_scatter_ring(so_comm *c, const void *send, void *recv, size_t recvcount,
-                            so_dtype dt, so_op op);
+int so__reduce_scatter_ring(so_comm *c, const void *send, void *recv, size_t recvcount, so_dtype dt,
+                            so_op op);
 int so__reduce_scatter_halving(so_comm *c, const void *send, void *recv, size_t recvcount,
                                so_dtype dt, so_op op);
 
@@ -126,8 +124,8 @@ int so__bcast_chain(so_comm *c, void *buf, size_t bytes, int root);
 
 /* Binomial-tree reduce to root. recv is used on the root; non-roots accumulate in `work` when
  * given (count elements), else in scratch 0. */
-int so__reduce_tree(so_comm *c, const void *send, void *recv, void *work, size_t count,
-                    so_dtype dt, so_op op, int root);
+int so__reduce_tree(so_comm *c, const void *send, void *recv, void *work, size_t count, so_dtype dt,
+                    so_op op, int root);
 
 int so__gather_linear(so_comm *c, const void *send, void *recv, size_t block, int root);
 int so__scatter_linear(so_comm *c, const void *send, void *recv, size_t block, int root);

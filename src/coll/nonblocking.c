@@ -37,8 +37,8 @@ static int submit(so_comm *c, int kind, const void *send, void *recv, size_t cou
         return so__fail(SO_EINVAL, "%s: request pointer is NULL", so__kind_name(kind));
     }
     *req = NULL;
-    SO_TRY(so__check_args(c, so__kind_name(kind), dt, kind == SO__KIND_ALLGATHER ? -1 : (int)op,
-                          -1));
+    SO_TRY(
+        so__check_args(c, so__kind_name(kind), dt, kind == SO__KIND_ALLGATHER ? -1 : (int)op, -1));
     nb_args *a = calloc(1, sizeof *a);
     if (!a) {
         return so__fail(SO_ENOMEM, "%s: no memory for the request", so__kind_name(kind));

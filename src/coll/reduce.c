@@ -43,8 +43,12 @@ int so_reduce(so_comm *c, const void *send, void *recv, size_t count, so_dtype d
     if (count && (!send || (so_comm_rank(c) == root && !recv))) {
         return so__fail(SO_EINVAL, "reduce: NULL buffer with count %zu", count);
     }
-    so__coll_sig sig = {.kind = SO__KIND_REDUCE, .dtype = (uint8_t)dt, .op = (uint8_t)op,
-                        .algo = SO_ALGO_TREE, .root = root, .count = count};
+    so__coll_sig sig = {.kind = SO__KIND_REDUCE,
+                        .dtype = (uint8_t)dt,
+                        .op = (uint8_t)op,
+                        .algo = SO_ALGO_TREE,
+                        .root = root,
+                        .count = count};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = count ? run(c, send, recv, count, dt, op, root) : SO_OK;
     return so__coll_end(c, rc);

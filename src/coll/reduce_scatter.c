@@ -62,8 +62,12 @@ int so_reduce_scatter_ex(so_comm *c, const void *send, void *recv, size_t recvco
     size_t bytes = (size_t)so_comm_size(c) * recvcount * so_dtype_size(so__work_dtype(dt));
     so_algo a;
     SO_TRY(so__coll_choose(c, SO__KIND_REDUCE_SCATTER, bytes, opts, &a));
-    so__coll_sig sig = {.kind = SO__KIND_REDUCE_SCATTER, .dtype = (uint8_t)dt,
-                        .op = (uint8_t)op, .algo = (uint8_t)a, .root = -1, .count = recvcount};
+    so__coll_sig sig = {.kind = SO__KIND_REDUCE_SCATTER,
+                        .dtype = (uint8_t)dt,
+                        .op = (uint8_t)op,
+                        .algo = (uint8_t)a,
+                        .root = -1,
+                        .count = recvcount};
     SO_TRY(so__coll_begin(c, &sig));
     int rc = recvcount ? run(c, a, send, recv, recvcount, dt, op) : SO_OK;
     return so__coll_end(c, rc);

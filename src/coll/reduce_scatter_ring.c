@@ -18,8 +18,8 @@
  */
 #include "coll_internal.h"
 
-int so__reduce_scatter_ring(so_comm *c, const void *send, void *recv, size_t recvcount,
-                            so_dtype dt, so_op op) {
+int so__reduce_scatter_ring(so_comm *c, const void *send, void *recv, size_t recvcount, so_dtype dt,
+                            so_op op) {
     int k = so_comm_size(c), r = so_comm_rank(c);
     int right = so__mod(r + 1, k), left = so__mod(r - 1, k);
     size_t es = so_dtype_size(dt), bb = recvcount * es;
@@ -35,8 +35,8 @@ int so__reduce_scatter_ring(so_comm *c, const void *send, void *recv, size_t rec
         int sblk = so__mod(r - s - 1, k), rblk = so__mod(r - s - 2, k);
         const void *sbuf = (s == 0) ? sb + (size_t)sblk * bb : tmp + (size_t)((s - 1) % 2) * bb;
         void *dst = (s == k - 2) ? recv : tmp + (size_t)(s % 2) * bb;
-        SO_TRY(so__sendrecv_reduce(c, right, sbuf, bb, left, dst, sb + (size_t)rblk * bb,
-                                   recvcount, dt, op));
+        SO_TRY(so__sendrecv_reduce(c, right, sbuf, bb, left, dst, sb + (size_t)rblk * bb, recvcount,
+                                   dt, op));
     }
     return SO_OK;
 }

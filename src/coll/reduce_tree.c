@@ -14,8 +14,8 @@
  */
 #include "coll_internal.h"
 
-int so__reduce_tree(so_comm *c, const void *send, void *recv, void *work, size_t count,
-                    so_dtype dt, so_op op, int root) {
+int so__reduce_tree(so_comm *c, const void *send, void *recv, void *work, size_t count, so_dtype dt,
+                    so_op op, int root) {
     int k = so_comm_size(c), r = so_comm_rank(c);
     int v = so__mod(r - root, k);
     size_t bytes = count * so_dtype_size(dt);

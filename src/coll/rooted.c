@@ -10,8 +10,11 @@ int so_gather(so_comm *c, const void *send, void *recv, size_t sendcount, so_dty
     if (sendcount && (!send || (so_comm_rank(c) == root && !recv))) {
         return so__fail(SO_EINVAL, "gather: NULL buffer with sendcount %zu", sendcount);
     }
-    so__coll_sig sig = {.kind = SO__KIND_GATHER, .dtype = (uint8_t)dt, .algo = SO_ALGO_NAIVE,
-                        .root = root, .count = sendcount};
+    so__coll_sig sig = {.kind = SO__KIND_GATHER,
+                        .dtype = (uint8_t)dt,
+                        .algo = SO_ALGO_NAIVE,
+                        .root = root,
+                        .count = sendcount};
     SO_TRY(so__coll_begin(c, &sig));
     size_t block = sendcount * so_dtype_size(dt);
     int rc = block ? so__gather_linear(c, send, recv, block, root) : SO_OK;
@@ -23,8 +26,11 @@ int so_scatter(so_comm *c, const void *send, void *recv, size_t recvcount, so_dt
     if (recvcount && (!recv || (so_comm_rank(c) == root && !send))) {
         return so__fail(SO_EINVAL, "scatter: NULL buffer with recvcount %zu", recvcount);
     }
-    so__coll_sig sig = {.kind = SO__KIND_SCATTER, .dtype = (uint8_t)dt, .algo = SO_ALGO_NAIVE,
-                        .root = root, .count = recvcount};
+    so__coll_sig sig = {.kind = SO__KIND_SCATTER,
+                        .dtype = (uint8_t)dt,
+                        .algo = SO_ALGO_NAIVE,
+                        .root = root,
+                        .count = recvcount};
     SO_TRY(so__coll_begin(c, &sig));
     size_t block = recvcount * so_dtype_size(dt);
     int rc = block ? so__scatter_linear(c, send, recv, block, root) : SO_OK;

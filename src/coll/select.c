@@ -39,9 +39,14 @@
 /* ---- names ---- */
 
 static const char *const names[SO_ALGO_COUNT] = {
-    [SO_ALGO_AUTO] = "auto",   [SO_ALGO_NAIVE] = "naive",       [SO_ALGO_TREE] = "tree",
-    [SO_ALGO_RING] = "ring",   [SO_ALGO_HD] = "hd",             [SO_ALGO_RD] = "rd",
-    [SO_ALGO_PAIRWISE] = "pairwise", [SO_ALGO_DISSEMINATION] = "dissemination",
+    [SO_ALGO_AUTO] = "auto",
+    [SO_ALGO_NAIVE] = "naive",
+    [SO_ALGO_TREE] = "tree",
+    [SO_ALGO_RING] = "ring",
+    [SO_ALGO_HD] = "hd",
+    [SO_ALGO_RD] = "rd",
+    [SO_ALGO_PAIRWISE] = "pairwise",
+    [SO_ALGO_DISSEMINATION] = "dissemination",
     [SO_ALGO_HIER] = "hier",
 };
 
@@ -53,9 +58,13 @@ int so_algo_parse(const char *s, so_algo *out) {
     static const struct {
         const char *alias;
         so_algo a;
-    } aliases[] = {{"halving-doubling", SO_ALGO_HD}, {"rabenseifner", SO_ALGO_HD},
-                   {"recursive-doubling", SO_ALGO_RD}, {"bruck", SO_ALGO_RD},
-                   {"chain", SO_ALGO_RING}, {"binomial", SO_ALGO_TREE}, {"linear", SO_ALGO_NAIVE}};
+    } aliases[] = {{"halving-doubling", SO_ALGO_HD},
+                   {"rabenseifner", SO_ALGO_HD},
+                   {"recursive-doubling", SO_ALGO_RD},
+                   {"bruck", SO_ALGO_RD},
+                   {"chain", SO_ALGO_RING},
+                   {"binomial", SO_ALGO_TREE},
+                   {"linear", SO_ALGO_NAIVE}};
     if (!s) {
         return so__fail(SO_EINVAL, "algorithm name is NULL");
     }
@@ -245,7 +254,7 @@ static so_algo applies(int kind, so_algo want) {
     case SO__KIND_REDUCE_SCATTER:
         return (want == SO_ALGO_RING || want == SO_ALGO_HD) ? want : SO_ALGO_AUTO;
     case SO__KIND_ALLGATHER:
-        return want == SO_ALGO_RING ? want
+        return want == SO_ALGO_RING                         ? want
                : (want == SO_ALGO_RD || want == SO_ALGO_HD) ? SO_ALGO_RD
                                                             : SO_ALGO_AUTO;
     case SO__KIND_BCAST:
@@ -346,8 +355,8 @@ static int measure(so_comm *c, double fit[3]) {
     }
     double beta = (NS * sxy - sx * sy) / (NS * sxx - sx * sx);
     double alpha = (sy - beta * sx) / NS;
-    fit[0] = alpha > 1e-7 ? alpha : 1e-7;      /* a fit below 0.1 us is noise */
-    fit[1] = beta > 1e-12 ? beta : 1e-12;      /* and above 1 TB/s too */
+    fit[0] = alpha > 1e-7 ? alpha : 1e-7; /* a fit below 0.1 us is noise */
+    fit[1] = beta > 1e-12 ? beta : 1e-12; /* and above 1 TB/s too */
     fit[2] = 1;
     return SO_OK;
 }

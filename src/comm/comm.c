@@ -3,18 +3,18 @@
  *
  * so_comm_create: every rank publishes "<prefix>/info/<rank>" = "pid hostid hostname", where the
  * host id is the host name plus the inode of the network namespace (so ranks in different
- * `ip netns` count as different hosts; SO_HOST_ID overrides it for tests), and reads everyone's record before the deadline (a rank
- * that never arrives is named). Host indexes follow the first rank seen on each host; local rank
- * and size follow. Then it opens the transports: self for itself, shm for peers on the same host
- * (transport "auto" or "shm"), tcp for the rest (or for all peers with "tcp"); when every rank
- * runs under MPI (its record carries its MPI_COMM_WORLD rank), "auto" reaches peers on other
- * hosts over mpi instead of tcp, and "mpi" uses mpi for every peer. With "auto", a shm
- * transport that is not built (SO_ENOTSUP) hands its peers to tcp. Each group, including every
- * split and duplicate, opens its own transport instances under its own prefix, so groups never
- * share a connection or a ring and tearing one down cannot disturb another.
- * Prefix: "<name>" plus "/r<TORCHELASTIC_RESTART_COUNT>" when that is set, so restarts never
- * read a previous incarnation's keys, plus "/g<n>" when a group of that name was created n times
- * before in this store; splits append "/s<n>.<color>" and duplicates "/d<n>".
+ * `ip netns` count as different hosts; SO_HOST_ID overrides it for tests), and reads everyone's
+ * record before the deadline (a rank that never arrives is named). Host indexes follow the first
+ * rank seen on each host; local rank and size follow. Then it opens the transports: self for
+ * itself, shm for peers on the same host (transport "auto" or "shm"), tcp for the rest (or for all
+ * peers with "tcp"); when every rank runs under MPI (its record carries its MPI_COMM_WORLD rank),
+ * "auto" reaches peers on other hosts over mpi instead of tcp, and "mpi" uses mpi for every peer.
+ * With "auto", a shm transport that is not built (SO_ENOTSUP) hands its peers to tcp. Each group,
+ * including every split and duplicate, opens its own transport instances under its own prefix, so
+ * groups never share a connection or a ring and tearing one down cannot disturb another. Prefix:
+ * "<name>" plus "/r<TORCHELASTIC_RESTART_COUNT>" when that is set, so restarts never read a
+ * previous incarnation's keys, plus "/g<n>" when a group of that name was created n times before in
+ * this store; splits append "/s<n>.<color>" and duplicates "/d<n>".
  *
  * Cost: 1 set + size gets on the store, then each transport's setup (tcp: a connection per
  * pair). Limits: the store must outlive the group if it is split or used for nonblocking
@@ -59,7 +59,8 @@ static int open_transports(so_comm *c, int64_t deadline) {
     for (int r = 0; r < c->size; r++) {
         if (c->mpi_ranks[r] < 0) {
             if (!strcmp(mode, "mpi") && c->size > 1) {
-                return so__fail(SO_ENOTSUP, "so_comm_create(%s): transport mpi, but MPI is not "
+                return so__fail(SO_ENOTSUP,
+                                "so_comm_create(%s): transport mpi, but MPI is not "
                                 "initialised on rank %d (run under mpirun, or MPI_Init first)",
                                 c->prefix, r);
             }
@@ -72,14 +73,19 @@ static int open_transports(so_comm *c, int64_t deadline) {
     }
     for (int r = 0; r < c->size; r++) {
         int same = c->host_of[r] == c->host;
-        c->peer_tp[r] = r == c->rank                                       ? SO__TP_SELF
-                        : !strcmp(mode, "mpi")                              ? SO__TP_MPI
-                        : (same && strcmp(mode, "tcp"))                     ? SO__TP_SHM
-                        : (!same && all_mpi && !strcmp(mode, "auto"))       ? SO__TP_MPI
-                                                                             : SO__TP_TCP;
+        c->peer_tp[r] = r == c->rank                                  ? SO__TP_SELF
+                        : !strcmp(mode, "mpi")                        ? SO__TP_MPI
+                        : (same && strcmp(mode, "tcp"))               ? SO__TP_SHM
+                        : (!same && all_mpi && !strcmp(mode, "auto")) ? SO__TP_MPI
+                                                                      : SO__TP_TCP;
     }
-    so__transport_init in = {.rank = c->rank, .size = c->size, .peers = peers, .pids = c->pids,
-                             .store = c->store, .prefix = c->prefix, .deadline_ns = deadline,
+    so__transport_init in = {.rank = c->rank,
+                             .size = c->size,
+                             .peers = peers,
+                             .pids = c->pids,
+                             .store = c->store,
+                             .prefix = c->prefix,
+                             .deadline_ns = deadline,
                              .mpi_ranks = c->mpi_ranks};
     int rc = so__transport_self_open(&in, &c->tp[SO__TP_SELF]);
     for (int kind = SO__TP_SHM; rc == SO_OK && kind <= SO__TP_MPI; kind++) {
@@ -92,7 +98,7 @@ static int open_transports(so_comm *c, int64_t deadline) {
         if (!in.npeers) {
             continue;
         }
-        rc = kind == SO__TP_SHM ? so__transport_shm_open(&in, &c->tp[kind])
+        rc = kind == SO__TP_SHM   ? so__transport_shm_open(&in, &c->tp[kind])
              : kind == SO__TP_TCP ? so__transport_tcp_open(&in, &c->tp[kind])
                                   : so__transport_mpi_open(&in, &c->tp[kind]);
         if (rc == SO_ENOTSUP && kind == SO__TP_SHM && !strcmp(mode, "auto")) {
@@ -131,20 +137,23 @@ static int exchange_info(so_comm *c, int64_t deadline) {
             snprintf(key, sizeof key, "%s/info/%d", c->prefix, r);
             rc = so_store_get(c->store, key, val, sizeof val - 1, &len, so__ms_left(deadline));
             if (rc == SO_ETIMEDOUT) {
-                rc = so__fail(rc, "so_comm_create(%s): rank %d never joined within %d ms (store key %s)",
-                              c->prefix, r, c->timeout_ms, key);
+                rc = so__fail(
+                    rc, "so_comm_create(%s): rank %d never joined within %d ms (store key %s)",
+                    c->prefix, r, c->timeout_ms, key);
                 break;
             }
         } else {
-            len = (size_t)snprintf(val, sizeof val, "%d %s %s %d", (int)getpid(), id, name,
-                                   mpi_rank);
+            len =
+                (size_t)snprintf(val, sizeof val, "%d %s %s %d", (int)getpid(), id, name, mpi_rank);
         }
         val[len < sizeof val ? len : sizeof val - 1] = 0;
         /* The MPI rank is optional (a record without it is not an MPI process). */
         c->mpi_ranks[r] = -1;
         if (rc < 0 || sscanf(val, "%d %199s %63s %d", &c->pids[r], ids[r], c->hostnames[r],
                              &c->mpi_ranks[r]) < 3) {
-            rc = rc < 0 ? rc : so__fail(SO_EPROTO, "so_comm_create: bad record '%s' for rank %d", val, r);
+            rc = rc < 0
+                     ? rc
+                     : so__fail(SO_EPROTO, "so_comm_create: bad record '%s' for rank %d", val, r);
             break;
         }
         c->host_of[r] = -1;
@@ -276,8 +285,8 @@ int so_comm_create(const so_comm_config *cfg, so_comm **out) {
     so_comm *c = *out;
     if (cfg->local_rank >= 0 && cfg->local_size > cfg->local_rank) {
         if (cfg->local_rank != c->local_rank || cfg->local_size != c->local_size) {
-            SO_LOGI("group %s: local rank %d of %d given, %d of %d derived from host ids", c->prefix,
-                    cfg->local_rank, cfg->local_size, c->local_rank, c->local_size);
+            SO_LOGI("group %s: local rank %d of %d given, %d of %d derived from host ids",
+                    c->prefix, cfg->local_rank, cfg->local_size, c->local_rank, c->local_size);
         }
         c->local_rank = cfg->local_rank;
         c->local_size = cfg->local_size;
@@ -391,13 +400,27 @@ void so_comm_destroy(so_comm *c) {
     }
 }
 
-int so_comm_rank(const so_comm *c) { return c->rank; }
-int so_comm_size(const so_comm *c) { return c->size; }
-int so_comm_local_rank(const so_comm *c) { return c->local_rank; }
-int so_comm_local_size(const so_comm *c) { return c->local_size; }
-int so_comm_host(const so_comm *c) { return c->host; }
-int so_comm_nhosts(const so_comm *c) { return c->nhosts; }
-int so_comm_timeout_ms(const so_comm *c) { return c->timeout_ms; }
+int so_comm_rank(const so_comm *c) {
+    return c->rank;
+}
+int so_comm_size(const so_comm *c) {
+    return c->size;
+}
+int so_comm_local_rank(const so_comm *c) {
+    return c->local_rank;
+}
+int so_comm_local_size(const so_comm *c) {
+    return c->local_size;
+}
+int so_comm_host(const so_comm *c) {
+    return c->host;
+}
+int so_comm_nhosts(const so_comm *c) {
+    return c->nhosts;
+}
+int so_comm_timeout_ms(const so_comm *c) {
+    return c->timeout_ms;
+}
 
 int so_comm_host_of(const so_comm *c, int rank) {
     return (rank >= 0 && rank < c->size) ? c->host_of[rank] : -1;

@@ -122,7 +122,8 @@ int so_comm_init_from_env(so_comm **out) {
         {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
          "OMPI_COMM_WORLD_LOCAL_SIZE", "Open MPI (OMPI_COMM_WORLD_*)"},
         {"PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "PMI (PMI_RANK/PMI_SIZE)"},
-        {"SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", NULL, "Slurm (SLURM_PROCID/SLURM_NTASKS)"},
+        {"SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", NULL,
+         "Slurm (SLURM_PROCID/SLURM_NTASKS)"},
     };
     int rank = 0, size = 1, local_rank = -1, local_size = -1;
     const char *src = "nothing set: a group of one";
@@ -144,15 +145,16 @@ int so_comm_init_from_env(so_comm **out) {
     }
     if (use_mpi) {
         src = so__mpi_we_initialised() ? "MPI_COMM_WORLD (MPI initialised by scaleout)"
-                                        : "MPI_COMM_WORLD (MPI initialised by the application)";
+                                       : "MPI_COMM_WORLD (MPI initialised by the application)";
         if (!env_int("OMPI_COMM_WORLD_LOCAL_RANK", &local_rank) ||
             !env_int("OMPI_COMM_WORLD_LOCAL_SIZE", &local_size)) {
             local_rank = local_size = -1;
         }
     }
     if (size < 1 || rank >= size) {
-        return so__fail(SO_EINVAL, "so_comm_init_from_env: rank %d is not below world size %d (from %s)",
-                        rank, size, src);
+        return so__fail(SO_EINVAL,
+                        "so_comm_init_from_env: rank %d is not below world size %d (from %s)", rank,
+                        size, src);
     }
     so_log_set_rank(size > 1 ? rank : -1);
     SO_LOGI("so_comm_init_from_env: rank %d of %d from %s", rank, size, src);
@@ -173,8 +175,10 @@ int so_comm_init_from_env(so_comm **out) {
         if (rc < 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", so_last_error());
-            rc = so__fail(rc, "so_comm_init_from_env: no store at MASTER_ADDR:MASTER_PORT = %s:%d "
-                              "(%s)", maddr, mport, why);
+            rc = so__fail(rc,
+                          "so_comm_init_from_env: no store at MASTER_ADDR:MASTER_PORT = %s:%d "
+                          "(%s)",
+                          maddr, mport, why);
         }
     } else if (use_mpi && !(local_size == size)) {
         rc = mpi_tcp_store(rank, timeout_ms, &store, &server);
@@ -184,11 +188,13 @@ int so_comm_init_from_env(so_comm **out) {
             return so__fail(SO_EINVAL,
                             "so_comm_init_from_env: rank %d of %d (from %s) but neither "
                             "MASTER_ADDR/MASTER_PORT nor a job id (SO_JOB_ID, PMIX_NAMESPACE, "
-                            "SLURM_JOB_ID) tells where to meet", rank, size, src);
+                            "SLURM_JOB_ID) tells where to meet",
+                            rank, size, src);
         }
         snprintf(dir, sizeof dir, "/dev/shm/scaleout-%s", id);
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            return so__fail(SO_ESYS, "so_comm_init_from_env: cannot create %s: %s", dir, strerror(errno));
+            return so__fail(SO_ESYS, "so_comm_init_from_env: cannot create %s: %s", dir,
+                            strerror(errno));
         }
         rc = so_store_create_file(dir, &store);
     }

@@ -15,15 +15,15 @@ enum { SO__TP_SELF = 0, SO__TP_SHM, SO__TP_TCP, SO__TP_MPI, SO__TP_COUNT };
 
 struct so_comm {
     int rank, size, local_rank, local_size, host, nhosts;
-    int *host_of;        /* host index of every rank */
-    int *pids;           /* pid of every rank */
-    int *mpi_ranks;      /* MPI_COMM_WORLD rank of every rank, -1 where MPI is not initialised */
-    int mpi_finalize;    /* the world group of so_comm_init_from_env that initialised MPI */
+    int *host_of;     /* host index of every rank */
+    int *pids;        /* pid of every rank */
+    int *mpi_ranks;   /* MPI_COMM_WORLD rank of every rank, -1 where MPI is not initialised */
+    int mpi_finalize; /* the world group of so_comm_init_from_env that initialised MPI */
     char (*hostnames)[64];
     int timeout_ms;
-    char transport[8];   /* "auto" "shm" "tcp" "mpi" as asked at creation */
-    char prefix[200];    /* unique store-key prefix of this group */
-    so_store *store;     /* borrowed unless owns_store */
+    char transport[8]; /* "auto" "shm" "tcp" "mpi" as asked at creation */
+    char prefix[200];  /* unique store-key prefix of this group */
+    so_store *store;   /* borrowed unless owns_store */
     int owns_store;
     so_store_server *server; /* rank 0's server when it hosts the store itself */
     char cleanup_dir[256];   /* file store directory rank 0 removes at destroy */
@@ -34,14 +34,14 @@ struct so_comm {
 
     so_comm_counters counters;
     so_comm_counters *peer_counters; /* per peer rank */
-    so__coll_sig cur;       /* the running collective (kind P2P when none) */
+    so__coll_sig cur;                /* the running collective (kind P2P when none) */
     int in_coll;
     uint64_t seq;
-    uint64_t nsplit;        /* splits and duplicates made from this group */
+    uint64_t nsplit; /* splits and duplicates made from this group */
 
     int poisoned;
     int poison_code;
-    int blame;           /* the rank the current failure points at, -1 if none (abort notice) */
+    int blame; /* the rank the current failure points at, -1 if none (abort notice) */
     char err[512];
     atomic_int aborted;
 
@@ -53,7 +53,7 @@ struct so_comm {
     so_comm *dup;
     pthread_t worker;
     int worker_running;
-    pthread_mutex_t mu;  /* guards tp[] against abort from another thread, dup, the job queue */
+    pthread_mutex_t mu; /* guards tp[] against abort from another thread, dup, the job queue */
     pthread_cond_t cv;
     struct so_request *jobs, *jobs_tail; /* queued, oldest first */
     int stopping;
@@ -73,7 +73,8 @@ void so__comm_stamp(so_comm *c, so__xfer *x, uint32_t tag);
 /* Fails fast on a poisoned or aborted group. */
 int so__comm_check(so_comm *c);
 /* Records an error on the group, poisons it, closes its transports; returns code. */
-int so__comm_poison(so_comm *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int so__comm_poison(so_comm *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* "allreduce(algo=ring, count=1000, f32, sum)" for a signature. */
 void so__sig_describe(const so__coll_sig *s, char *out, size_t cap);
 /* Milliseconds left until deadline_ns (0 if passed), for calls that take a timeout. */
@@ -91,7 +92,7 @@ int so__mpi_world_rank(void); /* -1 when MPI is not initialised in this process 
 int so__mpi_init_from_env(int *rank, int *size);
 int so__mpi_bcast(void *buf, int bytes, int root); /* over MPI_COMM_WORLD */
 int so__mpi_we_initialised(void);
-void so__mpi_finalize(void); /* only if we initialised MPI */
+void so__mpi_finalize(void);       /* only if we initialised MPI */
 const char *so__mpi_library(void); /* "Open MPI v4.1.4" or "" */
 
 /* A pending point-to-point transfer or nonblocking collective (comm_request.c). */

@@ -10,11 +10,12 @@
  *
  * On failure the group records one sentence that names the operation, its sequence number and
  * the peer, e.g.
- *   allreduce(algo=ring, count=1000, f32, sum) seq 17: timed out after 2000 ms waiting for rank 3 (pid 1234, host h1)
- *   desync at seq 5: this rank called allreduce(count=10, f32, sum) but rank 1 sent bcast(count=10, u8, root=0)
- * sets so__fail with it, poisons the group (later calls fail fast with SO_EABORTED and this
- * sentence appended) and releases the transports, which completes every still-posted transfer,
- * so nothing keeps a pointer into a caller's stack and peers see the connection close at once.
+ *   allreduce(algo=ring, count=1000, f32, sum) seq 17: timed out after 2000 ms waiting for rank 3
+ * (pid 1234, host h1) desync at seq 5: this rank called allreduce(count=10, f32, sum) but rank 1
+ * sent bcast(count=10, u8, root=0) sets so__fail with it, poisons the group (later calls fail fast
+ * with SO_EABORTED and this sentence appended) and releases the transports, which completes every
+ * still-posted transfer, so nothing keeps a pointer into a caller's stack and peers see the
+ * connection close at once.
  *
  * Cost: a few hundred nanoseconds of bookkeeping per transfer on top of the transport.
  */
@@ -24,8 +25,8 @@
 #include "comm_priv.h"
 
 static const char *const kind_names[SO__KIND_COUNT] = {
-    "p2p",  "allreduce", "reduce_scatter", "allgather", "alltoall", "alltoallv",
-    "bcast", "reduce",   "gather",         "scatter",   "barrier",  "internal"};
+    "p2p",   "allreduce", "reduce_scatter", "allgather", "alltoall", "alltoallv",
+    "bcast", "reduce",    "gather",         "scatter",   "barrier",  "internal"};
 
 const char *so__kind_name(int kind) {
     return (kind >= 0 && kind < SO__KIND_COUNT) ? kind_names[kind] : "?";
@@ -33,7 +34,7 @@ const char *so__kind_name(int kind) {
 
 /* Names of coll.h's so_algo values (comm cannot call the coll layer). */
 static const char *algo_name(int a) {
-    static const char *const names[] = {"auto", "naive", "tree", "ring", "hd",
+    static const char *const names[] = {"auto", "naive",    "tree",          "ring", "hd",
                                         "rd",   "pairwise", "dissemination", "hier"};
     return (a >= 0 && a < (int)(sizeof names / sizeof names[0])) ? names[a] : "?";
 }
@@ -52,7 +53,8 @@ void so__sig_describe(const so__coll_sig *s, char *out, size_t cap) {
         sep = ", ";
     }
     if (s->kind != SO__KIND_BARRIER) {
-        ADD("%scount=%llu, %s", sep, (unsigned long long)s->count, so_dtype_name((so_dtype)s->dtype));
+        ADD("%scount=%llu, %s", sep, (unsigned long long)s->count,
+            so_dtype_name((so_dtype)s->dtype));
         sep = ", ";
     }
     if (s->kind == SO__KIND_ALLREDUCE || s->kind == SO__KIND_REDUCE_SCATTER ||
@@ -88,8 +90,8 @@ int so__comm_poison(so_comm *c, int code, const char *fmt, ...) {
         SO_LOGW("group %s poisoned: %s", c->prefix, c->err);
         /* Tell the peers why before the connections close, so each of them can name the rank
          * at the root of the failure instead of only "rank X closed the group". */
-        so__msg_hdr notice = {.magic = SO__MSG_ABORT_MAGIC, .tag = (uint32_t)-code,
-                              .len = (uint64_t)(c->blame + 1)};
+        so__msg_hdr notice = {
+            .magic = SO__MSG_ABORT_MAGIC, .tag = (uint32_t)-code, .len = (uint64_t)(c->blame + 1)};
         if (c->in_coll) {
             notice.sig = c->cur;
         } else {
@@ -137,10 +139,10 @@ int so__comm_post(so_comm *c, so__xfer *x) {
     if (x->peer < 0 || x->peer >= c->size) {
         return so__fail(SO_EINVAL, "peer rank %d is not in this group of %d", x->peer, c->size);
     }
-    if (x->reduce && (x->dtype >= SO_DTYPE_COUNT || x->op >= SO_OP_COUNT ||
-                      x->len % so_dtype_size(x->dtype))) {
-        return so__fail(SO_EINVAL, "receive-reduce of %zu bytes does not fit dtype %s op %d", x->len,
-                        so_dtype_name(x->dtype), (int)x->op);
+    if (x->reduce &&
+        (x->dtype >= SO_DTYPE_COUNT || x->op >= SO_OP_COUNT || x->len % so_dtype_size(x->dtype))) {
+        return so__fail(SO_EINVAL, "receive-reduce of %zu bytes does not fit dtype %s op %d",
+                        x->len, so_dtype_name(x->dtype), (int)x->op);
     }
     so__transport *t = c->tp[c->peer_tp[x->peer]];
     int rc = t->ops->post(t, x);
@@ -169,7 +171,8 @@ static int fail_xfer(so_comm *c, const so__xfer *x, const char *what) {
         if (g->magic != SO__MSG_MAGIC) {
             return so__comm_poison(c, SO_EDESYNC,
                                    "%s: rank %d sent bytes that are not a scaleout message (magic "
-                                   "0x%08x)", op, p, g->magic);
+                                   "0x%08x)",
+                                   op, p, g->magic);
         }
         if (w->sig.kind == SO__KIND_P2P) {
             describe_p2p(w, mine, sizeof mine);
@@ -187,12 +190,12 @@ static int fail_xfer(so_comm *c, const so__xfer *x, const char *what) {
                                    theirs);
         }
         if (!strcmp(mine, theirs) && w->sig.seq == g->sig.seq) {
-            return so__comm_poison(c, SO_EDESYNC,
-                                   "desync at seq %llu: %s expected a %llu-byte message (tag %u) but "
-                                   "rank %d sent %llu bytes (tag %u)",
-                                   (unsigned long long)w->sig.seq, mine,
-                                   (unsigned long long)w->len, w->tag, p,
-                                   (unsigned long long)g->len, g->tag);
+            return so__comm_poison(
+                c, SO_EDESYNC,
+                "desync at seq %llu: %s expected a %llu-byte message (tag %u) but "
+                "rank %d sent %llu bytes (tag %u)",
+                (unsigned long long)w->sig.seq, mine, (unsigned long long)w->len, w->tag, p,
+                (unsigned long long)g->len, g->tag);
         }
         return so__comm_poison(c, SO_EDESYNC,
                                "desync at seq %llu: this rank called %s but rank %d sent %s (its "
@@ -217,8 +220,10 @@ static int fail_xfer(so_comm *c, const so__xfer *x, const char *what) {
                 snprintf(blamed, sizeof blamed, " involving rank %d", b);
             }
             c->blame = b >= 0 && b < c->size ? b : p;
-            return so__comm_poison(c, SO_EPEER, "%s: rank %d gave up on the group: it failed with "
-                                   "%s in %s%s", op, p, so_err_name(code), theirs, blamed);
+            return so__comm_poison(c, SO_EPEER,
+                                   "%s: rank %d gave up on the group: it failed with "
+                                   "%s in %s%s",
+                                   op, p, so_err_name(code), theirs, blamed);
         }
         c->blame = p;
         return so__comm_poison(c, x->status,
@@ -268,8 +273,8 @@ int so__comm_wait(so_comm *c, so__xfer *const *xs, int n, int64_t deadline_ns, c
             for (int k = 0; k < SO__TP_COUNT && p < 0; k++) {
                 p = cnt[k] ? lists[k][0]->peer : -1;
             }
-            rc = so__comm_poison(c, SO_EABORTED, "%s: aborted by so_comm_abort while waiting for rank %d",
-                                 op, p);
+            rc = so__comm_poison(c, SO_EABORTED,
+                                 "%s: aborted by so_comm_abort while waiting for rank %d", op, p);
             goto out;
         }
         int64_t now = so_now_ns();
@@ -282,8 +287,8 @@ int so__comm_wait(so_comm *c, so__xfer *const *xs, int n, int64_t deadline_ns, c
             }
             c->blame = p;
             rc = so__comm_poison(c, SO_ETIMEDOUT,
-                                 "%s: timed out after %d ms waiting for rank %d (pid %d, host %s)", op,
-                                 c->timeout_ms, p, c->pids[p], c->hostnames[p]);
+                                 "%s: timed out after %d ms waiting for rank %d (pid %d, host %s)",
+                                 op, c->timeout_ms, p, c->pids[p], c->hostnames[p]);
             goto out;
         }
         int64_t slice = now + (active > 1 ? 100000 : 100000000);
@@ -298,8 +303,8 @@ int so__comm_wait(so_comm *c, so__xfer *const *xs, int n, int64_t deadline_ns, c
             if (prc < 0 && prc != SO_ETIMEDOUT && prc != SO_EINTR) {
                 char op[200];
                 describe_op(c, what, op, sizeof op);
-                rc = so__comm_poison(c, prc, "%s: transport %s failed: %s", op,
-                                     c->tp[k]->ops->name, so_last_error());
+                rc = so__comm_poison(c, prc, "%s: transport %s failed: %s", op, c->tp[k]->ops->name,
+                                     so_last_error());
                 goto out;
             }
         }
@@ -392,16 +397,26 @@ int so__sendrecv(so_comm *c, int to, const void *sbuf, size_t sbytes, int from, 
 
 int so__recv_reduce(so_comm *c, int from, void *dst, const void *local, size_t count, so_dtype dt,
                     so_op op) {
-    so__xfer x = {.peer = from, .buf = dst, .len = count * so_dtype_size(dt), .reduce = 1,
-                  .op = op, .dtype = dt, .reduce_src = local};
+    so__xfer x = {.peer = from,
+                  .buf = dst,
+                  .len = count * so_dtype_size(dt),
+                  .reduce = 1,
+                  .op = op,
+                  .dtype = dt,
+                  .reduce_src = local};
     return run(c, &x, 1, 0, "recv_reduce");
 }
 
 int so__sendrecv_reduce(so_comm *c, int to, const void *sbuf, size_t sbytes, int from, void *dst,
                         const void *local, size_t count, so_dtype dt, so_op op) {
     so__xfer x[2] = {{.peer = to, .is_send = 1, .buf = (void *)sbuf, .len = sbytes},
-                     {.peer = from, .buf = dst, .len = count * so_dtype_size(dt), .reduce = 1,
-                      .op = op, .dtype = dt, .reduce_src = local}};
+                     {.peer = from,
+                      .buf = dst,
+                      .len = count * so_dtype_size(dt),
+                      .reduce = 1,
+                      .op = op,
+                      .dtype = dt,
+                      .reduce_src = local}};
     return run(c, x, 2, 0, "sendrecv_reduce");
 }
 

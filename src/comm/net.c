@@ -50,7 +50,8 @@ void so__net_tune(int fd, int sockbuf) {
 }
 
 int so__net_listen(const char *bind_addr, int port, int sockbuf, int *fd_out, int *port_out) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
@@ -82,7 +83,8 @@ int so__net_listen(const char *bind_addr, int port, int sockbuf, int *fd_out, in
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        return so__fail(SO_ESYS, "cannot listen on %s:%d: %s", host ? host : "*", port, strerror(err));
+        return so__fail(SO_ESYS, "cannot listen on %s:%d: %s", host ? host : "*", port,
+                        strerror(err));
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -124,7 +126,8 @@ int so__net_connect(const char *host, int port, int sockbuf, int64_t deadline_ns
             return so__fail(SO_EINVAL, "cannot resolve '%s': %s", host, gai_strerror(gai));
         }
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-            int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+            int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                            ai->ai_protocol);
             if (fd < 0) {
                 err = errno;
                 continue;

@@ -45,7 +45,8 @@ static int key_path(const file_store *f, const char *key, char *out, size_t cap)
 
 static int write_atomic(const file_store *f, const char *path, const void *val, size_t len) {
     char tmp[700];
-    snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", f->dir, (int)getpid(), atomic_fetch_add(&tmp_counter, 1));
+    snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", f->dir, (int)getpid(),
+             atomic_fetch_add(&tmp_counter, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         return so__fail(SO_ESYS, "file store: cannot create %s: %s", tmp, strerror(errno));
@@ -186,7 +187,8 @@ static const so__store_ops file_ops = {fs_set, fs_get, fs_add, fs_check, fs_dest
 int so_store_create_file(const char *dir, so_store **out) {
     struct stat st;
     if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return so__fail(SO_EINVAL, "file store: '%s' is not an existing directory", dir ? dir : "(null)");
+        return so__fail(SO_EINVAL, "file store: '%s' is not an existing directory",
+                        dir ? dir : "(null)");
     }
     if (strlen(dir) >= sizeof(((file_store *)0)->dir)) {
         return so__fail(SO_EINVAL, "file store: directory name '%s' is too long", dir);

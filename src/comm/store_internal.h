@@ -17,7 +17,8 @@
 typedef struct so__store_ops {
     int (*set)(so_store *s, const char *key, const void *val, size_t len);
     /* Waits until deadline_ns for the key; SO_ETIMEDOUT (without detail) if it never appears. */
-    int (*get)(so_store *s, const char *key, void *buf, size_t cap, size_t *len, int64_t deadline_ns);
+    int (*get)(so_store *s, const char *key, void *buf, size_t cap, size_t *len,
+               int64_t deadline_ns);
     int (*add)(so_store *s, const char *key, int64_t delta, int64_t *out);
     /* *exists = 1 if the key is present now (never waits). */
     int (*check)(so_store *s, const char *key, int *exists);

@@ -32,7 +32,7 @@ typedef struct client {
     size_t in_len, in_cap;
     char *out;
     size_t out_len, out_off, out_cap;
-    int waiting;          /* parked on a get */
+    int waiting; /* parked on a get */
     char *wait_key;
     int64_t wait_deadline;
 } client;
@@ -313,7 +313,8 @@ static void *serve(void *arg) {
             }
             if (re & (POLLIN | POLLHUP | POLLERR)) {
                 if (c->in_cap - c->in_len < 65536) {
-                    size_t cap = c->in_cap * 2 > c->in_len + 65536 ? c->in_cap * 2 : c->in_len + 65536;
+                    size_t cap =
+                        c->in_cap * 2 > c->in_len + 65536 ? c->in_cap * 2 : c->in_len + 65536;
                     char *b = realloc(c->in, cap);
                     if (!b) {
                         bad = 1;

@@ -75,10 +75,10 @@ typedef struct so__xfer {
     so_dtype dtype;
     const void *reduce_src;
     /* Set by the transport: */
-    size_t done;       /* payload bytes moved so far */
-    int complete;      /* 1 once finished (successfully or not) */
-    int status;        /* SO_OK or an SO_E* once complete */
-    so__msg_hdr got;   /* receive: the header that arrived (valid once the header was read) */
+    size_t done;           /* payload bytes moved so far */
+    int complete;          /* 1 once finished (successfully or not) */
+    int status;            /* SO_OK or an SO_E* once complete */
+    so__msg_hdr got;       /* receive: the header that arrived (valid once the header was read) */
     struct so__xfer *next; /* transport's queue link */
     uint64_t tp_priv[4];   /* transport's per-transfer state */
 } so__xfer;
@@ -112,9 +112,9 @@ struct so__transport {
 /* What a transport needs to connect its part of a group. */
 typedef struct so__transport_init {
     int rank, size;
-    const int *peers;  /* ranks this transport serves (sorted); npeers of them */
+    const int *peers; /* ranks this transport serves (sorted); npeers of them */
     int npeers;
-    const int *pids;   /* pid of every rank (liveness checks), size entries */
+    const int *pids; /* pid of every rank (liveness checks), size entries */
     so_store *store;
     const char *prefix; /* unique store-key prefix of this group, e.g. "world/3" */
     int64_t deadline_ns;

@@ -85,8 +85,9 @@ static int fsync_dir_of(const char *path) {
         return so__fail(SO_EIO, "cannot open the directory of %s to fsync it: %s", path,
                         strerror(errno));
     }
-    int rc = fsync(fd) == 0 ? SO_OK : so__fail(SO_EIO, "fsync of the directory of %s failed: %s",
-                                                path, strerror(errno));
+    int rc = fsync(fd) == 0 ? SO_OK
+                            : so__fail(SO_EIO, "fsync of the directory of %s failed: %s", path,
+                                       strerror(errno));
     close(fd);
     return rc;
 }
@@ -98,8 +99,10 @@ int so__write_atomic(const char *path, const so__chunk *chunks, int n, int keep_
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        return so__fail(SO_EIO, "cannot create %s: %s (does the directory exist and is it "
-                        "writable?)", tmp, strerror(errno));
+        return so__fail(SO_EIO,
+                        "cannot create %s: %s (does the directory exist and is it "
+                        "writable?)",
+                        tmp, strerror(errno));
     }
     int rc = SO_OK;
     for (int i = 0; i < n && rc == SO_OK; i++) {
@@ -305,10 +308,18 @@ static void put(bytes *b, const void *src, size_t n) {
     memcpy(b->p + b->n, src, n);
     b->n += n;
 }
-static void put_u8(bytes *b, uint8_t v) { put(b, &v, 1); }
-static void put_u16(bytes *b, uint16_t v) { put(b, &v, 2); }
-static void put_u32(bytes *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(bytes *b, uint64_t v) { put(b, &v, 8); }
+static void put_u8(bytes *b, uint8_t v) {
+    put(b, &v, 1);
+}
+static void put_u16(bytes *b, uint16_t v) {
+    put(b, &v, 2);
+}
+static void put_u32(bytes *b, uint32_t v) {
+    put(b, &v, 4);
+}
+static void put_u64(bytes *b, uint64_t v) {
+    put(b, &v, 8);
+}
 
 static uint64_t align_up(uint64_t x) {
     return (x + SO_CKPT_ALIGN - 1) / SO_CKPT_ALIGN * SO_CKPT_ALIGN;
@@ -524,7 +535,8 @@ static uint64_t get_u(cursor *c, size_t n) {
 }
 
 static int cmp_tensor_pos(const void *a, const void *b) {
-    const so_ckpt_tensor *x = *(const so_ckpt_tensor *const *)a, *y = *(const so_ckpt_tensor *const *)b;
+    const so_ckpt_tensor *x = *(const so_ckpt_tensor *const *)a,
+                         *y = *(const so_ckpt_tensor *const *)b;
     if (x->data != y->data) {
         return (const char *)x->data < (const char *)y->data ? -1 : 1;
     }
@@ -545,7 +557,8 @@ static int check_padding(const so_ckpt *ck, size_t start, const char *what) {
     size_t at = start;
     int rc = SO_OK;
     for (int i = 0; i <= ck->n && rc == SO_OK; i++) {
-        size_t end = i < ck->n ? (size_t)((const unsigned char *)order[i]->data - ck->buf) : ck->len;
+        size_t end =
+            i < ck->n ? (size_t)((const unsigned char *)order[i]->data - ck->buf) : ck->len;
         if (end < at) {
             rc = so__fail(SO_ECORRUPT, "%s: tensor '%s' overlaps another tensor or the header",
                           what, order[i]->name);
@@ -553,8 +566,10 @@ static int check_padding(const so_ckpt *ck, size_t start, const char *what) {
         }
         for (size_t j = at; j < end; j++) {
             if (ck->buf[j] != 0) {
-                rc = so__fail(SO_ECORRUPT, "%s: nonzero byte at offset %zu in padding (the file is "
-                              "corrupt)", what, j);
+                rc = so__fail(SO_ECORRUPT,
+                              "%s: nonzero byte at offset %zu in padding (the file is "
+                              "corrupt)",
+                              what, j);
                 break;
             }
         }
@@ -580,8 +595,10 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
     }
     int rc = SO_OK;
     if (len >= 8 && memcmp(buf, MAGIC, 8) != 0) {
-        rc = so__fail(SO_EPROTO, "%s is not a scaleout checkpoint (bad magic; a safetensors file "
-                      "is read with so_safetensors_open)", what);
+        rc = so__fail(SO_EPROTO,
+                      "%s is not a scaleout checkpoint (bad magic; a safetensors file "
+                      "is read with so_safetensors_open)",
+                      what);
         goto fail;
     }
     if (len < PREAMBLE) {
@@ -600,8 +617,10 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
         goto fail;
     }
     if (version != SO_CKPT_VERSION) {
-        rc = so__fail(SO_ENOTSUP, "%s has checkpoint format version %u; this build reads version "
-                      "%d", what, version, SO_CKPT_VERSION);
+        rc = so__fail(SO_ENOTSUP,
+                      "%s has checkpoint format version %u; this build reads version "
+                      "%d",
+                      what, version, SO_CKPT_VERSION);
         goto fail;
     }
     if (hlen > len - PREAMBLE) {
@@ -641,8 +660,10 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
             break;
         }
         if (dt >= SO_DTYPE_COUNT || nd > SO_CKPT_MAX_DIMS) {
-            rc = so__fail(SO_ECORRUPT, "%s: tensor '%.*s' has dtype %u or %u dimensions, not "
-                          "readable", what, (int)nl, name, dt, nd);
+            rc = so__fail(SO_ECORRUPT,
+                          "%s: tensor '%.*s' has dtype %u or %u dimensions, not "
+                          "readable",
+                          what, (int)nl, name, dt, nd);
             goto fail;
         }
         int64_t shape[SO_CKPT_MAX_DIMS];
@@ -656,27 +677,35 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
         }
         uint64_t want;
         if (so__shape_bytes((so_dtype)dt, nd, shape, &want) < 0 || want != nbytes) {
-            rc = so__fail(SO_ECORRUPT, "%s: tensor '%.*s' has %llu bytes, which does not match "
-                          "its shape and dtype", what, (int)nl, name, (unsigned long long)nbytes);
+            rc = so__fail(SO_ECORRUPT,
+                          "%s: tensor '%.*s' has %llu bytes, which does not match "
+                          "its shape and dtype",
+                          what, (int)nl, name, (unsigned long long)nbytes);
             goto fail;
         }
         if (off < PREAMBLE + hlen || off > len || nbytes > len - off) {
-            rc = so__fail(SO_ECORRUPT, "%s: tensor '%.*s' at [%llu, +%llu) lies outside the %zu-byte"
-                          " file", what, (int)nl, name, (unsigned long long)off,
-                          (unsigned long long)nbytes, len);
+            rc = so__fail(SO_ECORRUPT,
+                          "%s: tensor '%.*s' at [%llu, +%llu) lies outside the %zu-byte"
+                          " file",
+                          what, (int)nl, name, (unsigned long long)off, (unsigned long long)nbytes,
+                          len);
             goto fail;
         }
         if (so_crc32(0, buf + off, (size_t)nbytes) != crc) {
-            rc = so__fail(SO_ECORRUPT, "%s: checksum mismatch in tensor '%.*s' (the file is "
-                          "corrupt)", what, (int)nl, name);
+            rc = so__fail(SO_ECORRUPT,
+                          "%s: checksum mismatch in tensor '%.*s' (the file is "
+                          "corrupt)",
+                          what, (int)nl, name);
             goto fail;
         }
         SO_TRY_GOTO(so__ckpt_push(ck, name, nl, (so_dtype)dt, nd, shape, nbytes, buf + off), rc,
                     fail);
     }
     if (c.bad || c.at != c.n) {
-        rc = so__fail(SO_ECORRUPT, "%s: the header is malformed (its records do not fill its %llu "
-                      "bytes exactly)", what, (unsigned long long)hlen);
+        rc = so__fail(SO_ECORRUPT,
+                      "%s: the header is malformed (its records do not fill its %llu "
+                      "bytes exactly)",
+                      what, (unsigned long long)hlen);
         goto fail;
     }
     SO_TRY_GOTO(check_padding(ck, PREAMBLE + (size_t)hlen, what), rc, fail);
@@ -753,8 +782,10 @@ int so_ckpt_read(const so_ckpt *ck, const char *name, so_dtype dt, int ndim, con
                  void *dst) {
     const so_ckpt_tensor *t = so_ckpt_find(ck, name);
     if (!t) {
-        return so__fail(SO_ENOENT, "the checkpoint has no tensor '%s' (was it saved by a different "
-                        "model or configuration?)", name);
+        return so__fail(SO_ENOENT,
+                        "the checkpoint has no tensor '%s' (was it saved by a different "
+                        "model or configuration?)",
+                        name);
     }
     char a[160], b[160];
     int same = t->ndim == ndim;

@@ -1,7 +1,7 @@
 /*
  * Monotonic clocks and deadlines. Every blocking call in scaleout takes an absolute deadline in
- * nanoseconds from so_now_ns(), so a chain of calls shares one budget instead of each restarting it.
- * Cost: one clock_gettime (vDSO, ~20 ns).
+ * nanoseconds from so_now_ns(), so a chain of calls shares one budget instead of each restarting
+ * it. Cost: one clock_gettime (vDSO, ~20 ns).
  */
 #include <errno.h>
 #include <time.h>

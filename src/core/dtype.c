@@ -8,7 +8,8 @@
 #include "scaleout/core.h"
 
 static const size_t sizes[SO_DTYPE_COUNT] = {4, 8, 4, 8, 2, 2, 1};
-static const char *const dtype_names[SO_DTYPE_COUNT] = {"f32", "f64", "i32", "i64", "bf16", "f16", "u8"};
+static const char *const dtype_names[SO_DTYPE_COUNT] = {"f32",  "f64", "i32", "i64",
+                                                        "bf16", "f16", "u8"};
 static const char *const op_names[SO_OP_COUNT] = {"sum", "prod", "min", "max", "avg"};
 
 size_t so_dtype_size(so_dtype dt) {
@@ -27,18 +28,20 @@ int so_dtype_parse(const char *s, so_dtype *out) {
     static const struct {
         const char *name;
         so_dtype dt;
-    } aliases[] = {{"f32", SO_F32},    {"float", SO_F32},  {"float32", SO_F32}, {"f64", SO_F64},
-                   {"double", SO_F64}, {"float64", SO_F64}, {"i32", SO_I32},    {"int32", SO_I32},
-                   {"int", SO_I32},    {"i64", SO_I64},     {"int64", SO_I64},  {"bf16", SO_BF16},
-                   {"bfloat16", SO_BF16}, {"f16", SO_F16},  {"half", SO_F16},   {"float16", SO_F16},
-                   {"u8", SO_U8},      {"uint8", SO_U8}};
+    } aliases[] = {{"f32", SO_F32},       {"float", SO_F32},  {"float32", SO_F32},
+                   {"f64", SO_F64},       {"double", SO_F64}, {"float64", SO_F64},
+                   {"i32", SO_I32},       {"int32", SO_I32},  {"int", SO_I32},
+                   {"i64", SO_I64},       {"int64", SO_I64},  {"bf16", SO_BF16},
+                   {"bfloat16", SO_BF16}, {"f16", SO_F16},    {"half", SO_F16},
+                   {"float16", SO_F16},   {"u8", SO_U8},      {"uint8", SO_U8}};
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
         if (!strcmp(s, aliases[i].name)) {
             *out = aliases[i].dt;
             return SO_OK;
         }
     }
-    return so__fail(SO_EINVAL, "unknown data type '%s' (expected f32, f64, i32, i64, bf16, f16 or u8)", s);
+    return so__fail(SO_EINVAL,
+                    "unknown data type '%s' (expected f32, f64, i32, i64, bf16, f16 or u8)", s);
 }
 
 int so_op_parse(const char *s, so_op *out) {

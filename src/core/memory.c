@@ -22,20 +22,33 @@ void so_free_aligned(void *p) {
 int so_parse_size(const char *s, size_t *out) {
     char *end;
     if (!s || !isdigit((unsigned char)*s)) {
-        return so__fail(SO_EINVAL, "bad size '%s' (expected a number like 8, 64K, 1M, 2G)", s ? s : "");
+        return so__fail(SO_EINVAL, "bad size '%s' (expected a number like 8, 64K, 1M, 2G)",
+                        s ? s : "");
     }
     double v = strtod(s, &end);
     size_t mult = 1;
     switch (toupper((unsigned char)*end)) {
-    case 'K': mult = 1024; end++; break;
-    case 'M': mult = 1024 * 1024; end++; break;
-    case 'G': mult = 1024UL * 1024 * 1024; end++; break;
-    case 'B': break;
-    case '\0': break;
+    case 'K':
+        mult = 1024;
+        end++;
+        break;
+    case 'M':
+        mult = 1024 * 1024;
+        end++;
+        break;
+    case 'G':
+        mult = 1024UL * 1024 * 1024;
+        end++;
+        break;
+    case 'B':
+        break;
+    case '\0':
+        break;
     default:
         return so__fail(SO_EINVAL, "bad size '%s' (unknown unit '%s')", s, end);
     }
-    if (mult > 1 && (!strcmp(end, "iB") || !strcmp(end, "ib") || !strcmp(end, "B") || !strcmp(end, "b"))) {
+    if (mult > 1 &&
+        (!strcmp(end, "iB") || !strcmp(end, "ib") || !strcmp(end, "B") || !strcmp(end, "b"))) {
         end += strlen(end);
     } else if (mult == 1 && (*end == 'B' || *end == 'b')) {
         end++;

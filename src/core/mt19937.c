@@ -42,8 +42,8 @@ static void init_by_array(so_mt *m, const uint32_t *key, size_t len) {
     size_t i = 1, j = 0;
     size_t k = SO_MT_N > len ? SO_MT_N : len;
     for (; k; k--) {
-        m->mt[i] = (m->mt[i] ^ ((m->mt[i - 1] ^ (m->mt[i - 1] >> 30)) * 1664525u)) + key[j] +
-                   (uint32_t)j;
+        m->mt[i] =
+            (m->mt[i] ^ ((m->mt[i - 1] ^ (m->mt[i - 1] >> 30)) * 1664525u)) + key[j] + (uint32_t)j;
         i++;
         j++;
         if (i >= SO_MT_N) {

@@ -117,7 +117,8 @@ int so_ckpt_writer_save_safetensors(so_ckpt_writer *w, const char *path, uint64_
         const char *dn = st_name(e->dtype);
         if (!dn) {
             free(h.p);
-            return so__fail(SO_ENOTSUP, "dtype %s has no safetensors name", so_dtype_name(e->dtype));
+            return so__fail(SO_ENOTSUP, "dtype %s has no safetensors name",
+                            so_dtype_name(e->dtype));
         }
         sputs(&h, ",");
         sput_json_str(&h, e->name);
@@ -186,15 +187,19 @@ static int parse_entry(const char *name, json_t *v, uint64_t data_len, pending *
            *offs = json_object_get(v, "data_offsets");
     if (!json_is_string(dt) || !json_is_array(shape) || !json_is_array(offs) ||
         json_array_size(offs) != 2) {
-        return so__fail(SO_EPROTO, "safetensors: tensor '%s' needs a dtype string, a shape array "
-                        "and two data_offsets", name);
+        return so__fail(SO_EPROTO,
+                        "safetensors: tensor '%s' needs a dtype string, a shape array "
+                        "and two data_offsets",
+                        name);
     }
     int found = 0;
     for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++) {
         if (!strcmp(json_string_value(dt), st_dtypes[i].name)) {
             if (st_dtypes[i].dtype < 0) {
-                return so__fail(SO_ENOTSUP, "safetensors: tensor '%s' has dtype %s, which "
-                                "scaleout does not support", name, st_dtypes[i].name);
+                return so__fail(SO_ENOTSUP,
+                                "safetensors: tensor '%s' has dtype %s, which "
+                                "scaleout does not support",
+                                name, st_dtypes[i].name);
             }
             p->dt = (so_dtype)st_dtypes[i].dtype;
             found = 1;
@@ -225,15 +230,17 @@ static int parse_entry(const char *name, json_t *v, uint64_t data_len, pending *
     p->begin = (uint64_t)json_integer_value(b);
     p->end = (uint64_t)json_integer_value(e);
     if (p->end > data_len) {
-        return so__fail(SO_EPROTO, "safetensors: tensor '%s' ends at %llu, past the %llu data "
-                        "bytes (truncated file?)", name, (unsigned long long)p->end,
-                        (unsigned long long)data_len);
+        return so__fail(SO_EPROTO,
+                        "safetensors: tensor '%s' ends at %llu, past the %llu data "
+                        "bytes (truncated file?)",
+                        name, (unsigned long long)p->end, (unsigned long long)data_len);
     }
     uint64_t want;
     if (so__shape_bytes(p->dt, p->ndim, p->shape, &want) < 0 || want != p->end - p->begin) {
-        return so__fail(SO_EPROTO, "safetensors: tensor '%s' has %llu bytes of data but its shape "
-                        "and dtype need %llu", name, (unsigned long long)(p->end - p->begin),
-                        (unsigned long long)want);
+        return so__fail(SO_EPROTO,
+                        "safetensors: tensor '%s' has %llu bytes of data but its shape "
+                        "and dtype need %llu",
+                        name, (unsigned long long)(p->end - p->begin), (unsigned long long)want);
     }
     p->name = name;
     return SO_OK;
@@ -293,8 +300,8 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
             json_t *mv;
             json_object_foreach(val, mk, mv) {
                 if (!json_is_string(mv)) {
-                    rc = so__fail(SO_EPROTO, "%s: __metadata__ value of '%s' is not a string",
-                                  what, mk);
+                    rc = so__fail(SO_EPROTO, "%s: __metadata__ value of '%s' is not a string", what,
+                                  mk);
                     goto done;
                 }
                 SO_TRY_GOTO(so__ckpt_push_meta(ck, mk, strlen(mk), json_string_value(mv),
@@ -310,9 +317,11 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
     uint64_t at = 0;
     for (size_t i = 0; i < np; i++) {
         if (ps[i].begin != at) {
-            rc = so__fail(SO_EPROTO, "%s: tensor '%s' starts at %llu but the previous tensor ends "
-                          "at %llu (%s)", what, ps[i].name, (unsigned long long)ps[i].begin,
-                          (unsigned long long)at, ps[i].begin < at ? "overlap" : "gap");
+            rc = so__fail(SO_EPROTO,
+                          "%s: tensor '%s' starts at %llu but the previous tensor ends "
+                          "at %llu (%s)",
+                          what, ps[i].name, (unsigned long long)ps[i].begin, (unsigned long long)at,
+                          ps[i].begin < at ? "overlap" : "gap");
             goto done;
         }
         at = ps[i].end;
@@ -346,8 +355,10 @@ static int parse_owned(unsigned char *buf, size_t len, const char *what, so_ckpt
     (void)len;
     free(buf);
     *out = NULL;
-    return so__fail(SO_ENOTSUP, "%s: reading safetensors needs jansson (libjansson-dev), which "
-                    "this build did not find", what);
+    return so__fail(SO_ENOTSUP,
+                    "%s: reading safetensors needs jansson (libjansson-dev), which "
+                    "this build did not find",
+                    what);
 }
 
 #endif

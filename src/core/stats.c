@@ -4,11 +4,11 @@
  * one-line summary.
  *
  * Percentiles follow numpy.percentile's default 'linear' method: the virtual index is
- * (n-1)*(q/100); with i = floor of it and g its fractional part, the result is lerp(x[i], x[i+1], g)
- * computed as numpy's _lerp does (a + (b-a)*g, or b - (b-a)*(1-g) when g >= 0.5), so the
- * results agree with numpy bit for bit. The copying form sorts a copy (O(n log n)); the in-place
- * form selects the two order statistics with quickselect (O(n) expected) and reorders the input.
- * Limits: NaN inputs give unspecified order; n == 0 returns NaN.
+ * (n-1)*(q/100); with i = floor of it and g its fractional part, the result is lerp(x[i], x[i+1],
+ * g) computed as numpy's _lerp does (a + (b-a)*g, or b - (b-a)*(1-g) when g >= 0.5), so the results
+ * agree with numpy bit for bit. The copying form sorts a copy (O(n log n)); the in-place form
+ * selects the two order statistics with quickselect (O(n) expected) and reorders the input. Limits:
+ * NaN inputs give unspecified order; n == 0 returns NaN.
  */
 #include <math.h>
 #include <string.h>

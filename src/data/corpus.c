@@ -83,7 +83,8 @@ int so_corpus_load_fortunes(const char *dir, so_bytes *out) {
     }
     DIR *d = opendir(dir);
     if (!d) {
-        return so__fail(SO_ENOENT, "cannot open the fortunes directory %s: %s (install the Debian "
+        return so__fail(SO_ENOENT,
+                        "cannot open the fortunes directory %s: %s (install the Debian "
                         "package 'fortunes': scripts/install-deps.sh, or set SO_FORTUNES_DIR)",
                         dir, strerror(errno));
     }

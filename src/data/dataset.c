@@ -44,8 +44,8 @@ static int dvec_push(dvec *a, double x) {
 
 /* Reads every numeric row of path into vals (row-major); *cols receives the field count. If
  * header, the first line is returned in hdr (cap bytes) instead of being parsed. */
-static int read_table(const char *path, int header, char *hdr, size_t cap, dvec *vals,
-                      size_t *rows, size_t *cols) {
+static int read_table(const char *path, int header, char *hdr, size_t cap, dvec *vals, size_t *rows,
+                      size_t *cols) {
     *rows = 0;
     *cols = 0;
 #if defined(SO_HAVE_ZLIB)
@@ -91,8 +91,8 @@ static int read_table(const char *path, int header, char *hdr, size_t cap, dvec 
             errno = 0;
             double x = strtod(p, &end);
             if (end == p || errno == ERANGE || !isfinite(x)) {
-                rc = so__fail(SO_EPROTO, "%s:%zu: field %zu is not a number: '%.20s'", path,
-                              lineno, fields + 1, p);
+                rc = so__fail(SO_EPROTO, "%s:%zu: field %zu is not a number: '%.20s'", path, lineno,
+                              fields + 1, p);
                 break;
             }
             if ((rc = dvec_push(vals, x)) < 0) {
@@ -145,7 +145,7 @@ typedef struct spec {
     const char *target_file; /* diabetes only */
     int header;
     size_t n, d;
-    int classes;             /* 0: regression */
+    int classes; /* 0: regression */
 } spec;
 
 static const spec specs[] = {
@@ -285,8 +285,8 @@ int so_dataset_subset(const so_dataset *src, const size_t *idx, size_t k, so_dat
     return SO_OK;
 }
 
-void so_dataset_gather(const so_dataset *ds, const size_t *idx, size_t k, float *X,
-                       int32_t *labels, float *targets) {
+void so_dataset_gather(const so_dataset *ds, const size_t *idx, size_t k, float *X, int32_t *labels,
+                       float *targets) {
     for (size_t i = 0; i < k; i++) {
         const size_t r = idx[i];
         if (X) {

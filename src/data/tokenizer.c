@@ -26,9 +26,9 @@ struct so_tokenizer {
     int kind;
     int vocab;
     int nmerges;
-    int32_t *merges;  /* 2 * nmerges */
-    uint8_t *pool;    /* bytes of every token, concatenated */
-    size_t *off;      /* token i is pool[off[i], off[i+1]) */
+    int32_t *merges; /* 2 * nmerges */
+    uint8_t *pool;   /* bytes of every token, concatenated */
+    size_t *off;     /* token i is pool[off[i], off[i+1]) */
 };
 
 void so_tokenizer_destroy(so_tokenizer *t) {
@@ -294,8 +294,10 @@ int so_tokenizer_load(const char *path, so_tokenizer **out) {
     size_t blen = len - (size_t)(body - buf);
     if (so_crc32(0, body, blen) != crc) {
         free(buf);
-        return so__fail(SO_ECORRUPT, "%s: the merges checksum does not match (corrupt or "
-                        "truncated file)", path);
+        return so__fail(SO_ECORRUPT,
+                        "%s: the merges checksum does not match (corrupt or "
+                        "truncated file)",
+                        path);
     }
     if (nm < 0 || nm > MAX_VOCAB - 256 || vocab != 256 + nm ||
         (strcmp(kind, "bpe") && strcmp(kind, "byte")) || (!strcmp(kind, "byte") && nm)) {

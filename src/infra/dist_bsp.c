@@ -59,7 +59,8 @@ int so_bsp_superstep(so_comm *c, double compute_s, size_t comm_bytes, double com
         size_t n = comm_bytes / sizeof(float);
         float *g = calloc(n, sizeof(float));
         if (!g) {
-            return so__fail(SO_ENOMEM, "out of memory for a %zu-byte superstep payload", comm_bytes);
+            return so__fail(SO_ENOMEM, "out of memory for a %zu-byte superstep payload",
+                            comm_bytes);
         }
         int rc = so_allreduce(c, g, g, n, SO_F32, SO_SUM);
         free(g);

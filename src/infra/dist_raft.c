@@ -50,7 +50,8 @@ struct so_raft {
 
 static void raft_reset_timer(so_raft *r) {
     int span = r->cfg.election_max_ms - r->cfg.election_min_ms;
-    double ms = r->cfg.election_min_ms + (span > 0 ? (double)so_rng_below(&r->rng, (uint64_t)span) : 0);
+    double ms =
+        r->cfg.election_min_ms + (span > 0 ? (double)so_rng_below(&r->rng, (uint64_t)span) : 0);
     r->election_deadline = so_now_s() + ms / 1e3;
 }
 
@@ -69,8 +70,10 @@ int so_raft_create(so_comm *c, const so_raft_cfg *cfg, so_raft **out) {
     int k = so_comm_size(c);
     if (k > SO_VCLOCK_MAX || !cfg || cfg->election_min_ms < 1 ||
         cfg->election_max_ms < cfg->election_min_ms || cfg->heartbeat_ms < 1) {
-        return so__fail(SO_EINVAL, "raft needs at most %d ranks and 1 <= election_min_ms <= "
-                                   "election_max_ms, heartbeat_ms >= 1", SO_VCLOCK_MAX);
+        return so__fail(SO_EINVAL,
+                        "raft needs at most %d ranks and 1 <= election_min_ms <= "
+                        "election_max_ms, heartbeat_ms >= 1",
+                        SO_VCLOCK_MAX);
     }
     so_raft *r = calloc(1, sizeof *r);
     if (!r) {
@@ -231,8 +234,8 @@ static int raft_handle(so_raft *r, const int64_t *m) {
         }
         return SO_OK;
     default:
-        return so__fail(SO_EPROTO, "raft: unknown message type %lld from rank %d",
-                        (long long)type, from);
+        return so__fail(SO_EPROTO, "raft: unknown message type %lld from rank %d", (long long)type,
+                        from);
     }
 }
 
@@ -289,7 +292,8 @@ int so_raft_step(so_raft *r, int ms) {
             raft_reset_timer(r);
             for (int p = 0; p < r->k; p++) {
                 if (p != r->me) {
-                    SO_TRY(raft_send(r, p, MSG_RV, r->me, r->last, r->log[r->last].term, 0, 0, 0, 0));
+                    SO_TRY(
+                        raft_send(r, p, MSG_RV, r->me, r->last, r->log[r->last].term, 0, 0, 0, 0));
                 }
             }
             if (r->k == 1) {

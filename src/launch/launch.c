@@ -43,20 +43,36 @@ extern char **environ;
 
 /* Variables the launcher sets; inherited values of these (and of the library's own SO_RANK
  * family, which it reads before RANK) are dropped from the workers' environment. */
-static const char *const own_vars[] = {
-    "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
-    "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT",
-    "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS", "TORCHELASTIC_RUN_ID",
-    "TORCHELASTIC_ERROR_FILE", "SO_RANK", "SO_WORLD_SIZE", "SO_LOCAL_RANK", "SO_LOCAL_WORLD_SIZE",
-    "SO_LOCAL_SIZE", "SO_MASTER_ADDR", "SO_MASTER_PORT"};
+static const char *const own_vars[] = {"RANK",
+                                       "LOCAL_RANK",
+                                       "WORLD_SIZE",
+                                       "LOCAL_WORLD_SIZE",
+                                       "GROUP_RANK",
+                                       "GROUP_WORLD_SIZE",
+                                       "ROLE_RANK",
+                                       "ROLE_WORLD_SIZE",
+                                       "ROLE_NAME",
+                                       "MASTER_ADDR",
+                                       "MASTER_PORT",
+                                       "TORCHELASTIC_RESTART_COUNT",
+                                       "TORCHELASTIC_MAX_RESTARTS",
+                                       "TORCHELASTIC_RUN_ID",
+                                       "TORCHELASTIC_ERROR_FILE",
+                                       "SO_RANK",
+                                       "SO_WORLD_SIZE",
+                                       "SO_LOCAL_RANK",
+                                       "SO_LOCAL_WORLD_SIZE",
+                                       "SO_LOCAL_SIZE",
+                                       "SO_MASTER_ADDR",
+                                       "SO_MASTER_PORT"};
 enum { OWN_VARS = sizeof own_vars / sizeof own_vars[0], ENV_LINE = 1200 };
 
 typedef struct worker {
     pid_t pid;
-    int pidfd;   /* readable once the worker exited; -1 without pidfd_open (then we poll) */
-    int death;   /* read end of its death pipe, hung up as it exits; -1 once seen */
+    int pidfd; /* readable once the worker exited; -1 without pidfd_open (then we poll) */
+    int death; /* read end of its death pipe, hung up as it exits; -1 once seen */
     int running;
-    int status;        /* wait status once reaped */
+    int status; /* wait status once reaped */
     int reaped;
     uint64_t hup_seq;  /* event number at which its death pipe hung up (it began to exit), or 0 */
     uint64_t exit_seq; /* event number at which it was reaped, or 0 */
@@ -75,17 +91,17 @@ typedef struct job {
     int master_port;
     worker *w;
     int k;
-    int sfd;             /* read end of the self-pipe of SIGINT, SIGTERM, SIGHUP */
-    int efd;             /* epoll set of the workers' pidfds and death pipes */
-    int death_at;        /* the death pipe's descriptor in the workers, or -1 */
-    int stopping;        /* signals were sent to the workers */
-    int64_t kill_at_ns;  /* SIGKILL deadline once stopping */
-    int64_t end_at_ns;   /* the job's timeout, or INT64_MAX */
-    int failed_local;    /* local index of the first failure of this attempt, or -1 */
-    int failed_status;   /* its wait status */
-    uint64_t seq;        /* numbers the events (pipe hang-ups, exits, stop) in their order */
-    uint64_t stop_seq;   /* the event number of stop_job, or 0 */
-    int joined;          /* ranks that reached the group's rendezvous in a failed attempt, or -1 */
+    int sfd;              /* read end of the self-pipe of SIGINT, SIGTERM, SIGHUP */
+    int efd;              /* epoll set of the workers' pidfds and death pipes */
+    int death_at;         /* the death pipe's descriptor in the workers, or -1 */
+    int stopping;         /* signals were sent to the workers */
+    int64_t kill_at_ns;   /* SIGKILL deadline once stopping */
+    int64_t end_at_ns;    /* the job's timeout, or INT64_MAX */
+    int failed_local;     /* local index of the first failure of this attempt, or -1 */
+    int failed_status;    /* its wait status */
+    uint64_t seq;         /* numbers the events (pipe hang-ups, exits, stop) in their order */
+    uint64_t stop_seq;    /* the event number of stop_job, or 0 */
+    int joined;           /* ranks that reached the group's rendezvous in a failed attempt, or -1 */
     so_store_server *srv; /* node 0 of several: the store of the whole run */
     so_launch_result *res;
 } job;
@@ -463,8 +479,9 @@ static void supervise(job *j) {
         if (now >= j->end_at_ns && !j->res->timed_out && any_running(j)) {
             j->res->timed_out = 1;
             if (!c->quiet) {
-                fprintf(stderr, "scaleout run: timeout: the job ran for %.1f s (--timeout %g); "
-                                "stopping its workers\n",
+                fprintf(stderr,
+                        "scaleout run: timeout: the job ran for %.1f s (--timeout %g); "
+                        "stopping its workers\n",
                         c->timeout_s, c->timeout_s);
             }
             stop_job(j, SIGTERM);
@@ -580,8 +597,12 @@ static int start_workers(job *j, int restart) {
         if (rc == SO_OK) {
             /* A terminal stays with the launcher (a background worker reading it would stop);
              * piped input goes to local rank 0, as mpirun gives it to rank 0. */
-            so__spawn_fds fds = {.in = (i == 0 && !isatty(0)) ? 0 : -1, .out = po[1], .err = pe[1],
-                                 .death = -1, .death_at = j->death_at, .cpu = bind_cpu(c, i)};
+            so__spawn_fds fds = {.in = (i == 0 && !isatty(0)) ? 0 : -1,
+                                 .out = po[1],
+                                 .err = pe[1],
+                                 .death = -1,
+                                 .death_at = j->death_at,
+                                 .cpu = bind_cpu(c, i)};
             int pd[2] = {-1, -1};
             if (j->death_at >= 0 && pipe2(pd, O_CLOEXEC) == 0) {
                 fds.death = pd[1];
@@ -652,8 +673,9 @@ static int check_config(const so_launch_config *c) {
         return so__fail(SO_EINVAL, "node rank %d is not in 0..%d", c->node_rank, c->nnodes - 1);
     }
     if (c->nnodes > 1 && (!c->master_addr || c->master_port <= 0)) {
-        return so__fail(SO_EINVAL, "a job on %d nodes needs the master address and port "
-                                   "(--master HOST:PORT) that every node can reach",
+        return so__fail(SO_EINVAL,
+                        "a job on %d nodes needs the master address and port "
+                        "(--master HOST:PORT) that every node can reach",
                         c->nnodes);
     }
     if (c->master_port < 0 || c->master_port > 65535 || c->max_restarts < 0) {
@@ -787,9 +809,10 @@ int so_launch_run(const so_launch_config *cfg, char *const argv[], so_launch_res
              * start-up (bad arguments, a missing file) repeats, so restarting only hides it. */
             res->early = 1;
             if (!cfg->quiet) {
-                fprintf(stderr, "scaleout run: rank %d failed before the process group formed "
-                                "(%d of %d ranks joined); not restarting, since a start-up "
-                                "failure repeats (--restart-early restarts anyway)\n",
+                fprintf(stderr,
+                        "scaleout run: rank %d failed before the process group formed "
+                        "(%d of %d ranks joined); not restarting, since a start-up "
+                        "failure repeats (--restart-early restarts anyway)\n",
                         res->failed_rank, j.joined, cfg->nproc);
             }
             break;

@@ -107,7 +107,8 @@ static _Noreturn void child(const char *path, char *const argv[], char *const en
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
     if (fds->cpu >= 0 && fds->cpu < 1024) { /* pinned before exec, so every thread inherits it */
         unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
-        mask[fds->cpu / (8 * sizeof(unsigned long))] = 1UL << (fds->cpu % (8 * sizeof(unsigned long)));
+        mask[fds->cpu / (8 * sizeof(unsigned long))] = 1UL
+                                                       << (fds->cpu % (8 * sizeof(unsigned long)));
         syscall(SYS_sched_setaffinity, 0, sizeof mask, mask);
     }
     if (in_fd < 0) {

@@ -350,8 +350,8 @@ int so_reducer_finish(so_reducer *r) {
         if (e < 0 && rc == SO_OK) {
             rc = e;
             snprintf(detail, sizeof detail,
-                     "reducer: all-reduce of bucket %d (gradients %d..%d, %zu bytes) failed: %s",
-                     i, b->first, b->first + b->n - 1, b->bytes, so_last_error());
+                     "reducer: all-reduce of bucket %d (gradients %d..%d, %zu bytes) failed: %s", i,
+                     b->first, b->first + b->n - 1, b->bytes, so_last_error());
         }
         if (e == SO_OK && b->started && !b->in_place) {
             for (int j = 0; j < b->n; j++) {

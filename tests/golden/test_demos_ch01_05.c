@@ -294,9 +294,9 @@ static int raft_rank(so_comm *c, int rank, void *arg) {
     for (int q = 0; q < k; q++) {
         const int64_t *m = all + 9 * q;
         crashes += (int)m[8];
-        CHECK_EQ_INT(m[0], 12);             /* every state machine applied +7 and +5 */
+        CHECK_EQ_INT(m[0], 12); /* every state machine applied +7 and +5 */
         CHECK_EQ_INT(m[1], 2);
-        CHECK(m[3] == 7 && m[5] == 5);      /* the committed +7 survived the crash */
+        CHECK(m[3] == 7 && m[5] == 5); /* the committed +7 survived the crash */
         CHECK(m[2] == all[2] && m[4] == all[4] && m[2] < m[4]); /* logs identical */
         for (int i = 6; i < 8; i++) {
             if (m[i] < 0) {
@@ -378,7 +378,8 @@ static int t_mm1(void) {
     so_loadgen_cfg cfg = {400, 1000000, 1, 0.2, 0};
     so_loadgen_result r, closed;
     CHECK_OK(so_loadgen_simulate_mm1(&cfg, 500, &r));
-    double a99 = so_model_mm1_quantile_s(400, 500, 0.99), a50 = so_model_mm1_quantile_s(400, 500, 0.5);
+    double a99 = so_model_mm1_quantile_s(400, 500, 0.99),
+           a50 = so_model_mm1_quantile_s(400, 500, 0.5);
     CHECK_NEAR(a99, log(100) / 100, 1e-12);
     CHECK(fabs(r.p99_s - a99) <= 0.05 * a99);
     CHECK(fabs(r.p50_s - a50) <= 0.05 * a50);
@@ -458,8 +459,8 @@ static int t_env_json(void) {
     char buf[8192];
     int n = so_env_capture_json(buf, sizeof buf);
     CHECK(n > 20 && buf[0] == '{' && buf[n - 1] == '}');
-    const char *keys[] = {"\"cpu\"", "\"cores_online\"", "\"kernel\"", "\"compiler\"",
-                          "\"git_sha\"", "\"load_avg\""};
+    const char *keys[] = {"\"cpu\"",      "\"cores_online\"", "\"kernel\"",
+                          "\"compiler\"", "\"git_sha\"",      "\"load_avg\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         CHECK(strstr(buf, keys[i]) != NULL);
     }
@@ -504,8 +505,8 @@ static int t_trials(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"md5", t_md5}, {"shards", t_shards}, {"hashing", t_hashing},
-             {"bsp_pyr", t_bsp_pyr}, {"vclock", t_vclock}, {"gossip_k8", t_gossip_k8},
-             {"fixed_order_k4", t_fixed_order_k4}, {"raft_k3", t_raft_k3}, {"raft_k5", t_raft_k5}, {"scaling_study", t_scaling_study},
-             {"mm1", t_mm1}, {"batchq", t_batchq}, {"sum_orders", t_sum_orders}, {"moe_533", t_moe_533},
-             {"env_json", t_env_json}, {"trials", t_trials})
+SO_TEST_MAIN({"md5", t_md5}, {"shards", t_shards}, {"hashing", t_hashing}, {"bsp_pyr", t_bsp_pyr},
+             {"vclock", t_vclock}, {"gossip_k8", t_gossip_k8}, {"fixed_order_k4", t_fixed_order_k4},
+             {"raft_k3", t_raft_k3}, {"raft_k5", t_raft_k5}, {"scaling_study", t_scaling_study},
+             {"mm1", t_mm1}, {"batchq", t_batchq}, {"sum_orders", t_sum_orders},
+             {"moe_533", t_moe_533}, {"env_json", t_env_json}, {"trials", t_trials})

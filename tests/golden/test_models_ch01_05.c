@@ -27,8 +27,8 @@ static int digits_equal(double v, const char *want, char *got, size_t cap) {
                           so__v);                                                                  \
     } while (0)
 
-#define MS(x) ((x) * 1e3)
-#define PCT(x) ((x) * 100.0)
+#define MS(x) ((x)*1e3)
+#define PCT(x) ((x)*100.0)
 #define MiB (1024.0 * 1024.0)
 #define GiB (1024.0 * MiB)
 
@@ -47,7 +47,7 @@ static int t_ch01(void) {
     static const struct {
         int k;
         const char *h, *cost;
-    } t131[] = {{2, "144.44", "577.78"}, {4, "77.78", "622.22"},  {8, "44.44", "711.11"},
+    } t131[] = {{2, "144.44", "577.78"}, {4, "77.78", "622.22"},   {8, "44.44", "711.11"},
                 {16, "27.78", "888.89"}, {32, "19.44", "1244.44"}, {64, "15.28", "1955.56"}};
     for (size_t i = 0; i < sizeof t131 / sizeof t131[0]; i++) {
         DIGITS(so_model_scaleout_hours(&so, t131[i].k), t131[i].h);
@@ -118,7 +118,7 @@ static int t_ch02(void) {
     static const struct {
         double k;
         const char *e;
-    } t271[] = {{1, "1.745"},  {2, "2.099"},   {4, "2.549"},   {16, "3.771"},
+    } t271[] = {{1, "1.745"},  {2, "2.099"},   {4, "2.549"},    {16, "3.771"},
                 {64, "5.480"}, {256, "7.769"}, {1024, "10.756"}};
     for (size_t i = 0; i < sizeof t271 / sizeof t271[0]; i++) {
         DIGITS(so_model_straggler_max(t271[i].k, 1, -0.7, 0.9, 1), t271[i].e);
@@ -192,8 +192,8 @@ static int t_ch03_cost(void) {
     /* 3.2.1: 1000 req/s per node at $2/h, tau 0.03, $1.5/h balancer; vertical 2 s^1.9 up to 8. */
     so_model_vertical v = {1000, 2, 0.03, 1.5, 1.9, 8};
     static const int nodes[16] = {1, 3, 4, 5, 6, 8, 9, 11, 12, 14, 16, 19, 21, 24, 27, 30};
-    static const char *vert[8] = {"2.00", "7.46", "16.13", "27.86", "42.57", "60.19", "80.67",
-                                  "103.97"};
+    static const char *vert[8] = {"2.00",  "7.46",  "16.13", "27.86",
+                                  "42.57", "60.19", "80.67", "103.97"};
     for (int i = 0; i < 16; i++) {
         double target = 1000.0 * (i + 1);
         CHECK_EQ_INT(so_model_horizontal_nodes(&v, target), nodes[i]);
@@ -343,8 +343,8 @@ static int t_ch04_allreduce(void) {
     static const struct {
         double k;
         const char *nv, *tr, *rg;
-    } fixed_n[] = {{2, "1.352", "1.352", "0.681"},       {8, "9.465", "4.057", "1.244"},
-                   {32, "41.917", "6.761", "1.610"},     {128, "171.727", "9.465", "2.602"},
+    } fixed_n[] = {{2, "1.352", "1.352", "0.681"},      {8, "9.465", "4.057", "1.244"},
+                   {32, "41.917", "6.761", "1.610"},    {128, "171.727", "9.465", "2.602"},
                    {512, "690.963", "12.170", "6.450"}, {1024, "1383.277", "13.522", "11.571"}};
     for (size_t i = 0; i < sizeof fixed_n / sizeof fixed_n[0]; i++) {
         double k = fixed_n[i].k;
@@ -398,8 +398,8 @@ static int t_ch04_bucket(void) {
     static const struct {
         int lpb;
         const char *no, *ov, *hid;
-    } t[] = {{1, "253.6", "146.3", "97.9"}, {2, "248.8", "148.4", "95.8"},
-             {4, "246.4", "152.5", "91.7"}, {8, "245.2", "160.9", "83.3"},
+    } t[] = {{1, "253.6", "146.3", "97.9"},  {2, "248.8", "148.4", "95.8"},
+             {4, "246.4", "152.5", "91.7"},  {8, "245.2", "160.9", "83.3"},
              {16, "244.6", "177.5", "66.7"}, {48, "244.2", "244.2", "0"}};
     so_model_bucket_result r, naive;
     so_model_bucket(48, 25e6, 3e-3, 200e-6, 12e9, 1, &naive);
@@ -502,5 +502,5 @@ static int t_helpers(void) {
 SO_TEST_MAIN({"ch01", t_ch01}, {"ch02", t_ch02}, {"ch03_speedup", t_ch03_speedup},
              {"ch03_cost", t_ch03_cost}, {"ch03_workdepth_roofline", t_ch03_workdepth_roofline},
              {"ch03_ring", t_ch03_ring}, {"ch04_costs", t_ch04_costs},
-             {"ch04_allreduce", t_ch04_allreduce}, {"ch04_bucket", t_ch04_bucket},
-             {"ch05", t_ch05}, {"helpers", t_helpers})
+             {"ch04_allreduce", t_ch04_allreduce}, {"ch04_bucket", t_ch04_bucket}, {"ch05", t_ch05},
+             {"helpers", t_helpers})

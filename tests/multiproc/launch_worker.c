@@ -93,12 +93,24 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     int rank = env_int("RANK");
     if (!strcmp(mode, "env")) {
-        static const char *const keys[] = {
-            "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK",
-            "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR",
-            "MASTER_PORT", "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS",
-            "TORCHELASTIC_RUN_ID", "TORCHELASTIC_ERROR_FILE", "SO_TRANSPORT", "SO_RANK",
-            "OMP_NUM_THREADS"};
+        static const char *const keys[] = {"RANK",
+                                           "LOCAL_RANK",
+                                           "WORLD_SIZE",
+                                           "LOCAL_WORLD_SIZE",
+                                           "GROUP_RANK",
+                                           "GROUP_WORLD_SIZE",
+                                           "ROLE_RANK",
+                                           "ROLE_WORLD_SIZE",
+                                           "ROLE_NAME",
+                                           "MASTER_ADDR",
+                                           "MASTER_PORT",
+                                           "TORCHELASTIC_RESTART_COUNT",
+                                           "TORCHELASTIC_MAX_RESTARTS",
+                                           "TORCHELASTIC_RUN_ID",
+                                           "TORCHELASTIC_ERROR_FILE",
+                                           "SO_TRANSPORT",
+                                           "SO_RANK",
+                                           "OMP_NUM_THREADS"};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             const char *v = getenv(keys[i]);
             printf("%s=%s\n", keys[i], v ? v : "(unset)");

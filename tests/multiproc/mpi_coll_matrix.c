@@ -69,8 +69,8 @@ static void run_matrix(so_comm *c, size_t count, int *checks) {
         goto done;
     }
     /* All-reduce, every algorithm. */
-    static const so_algo algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD,
-                                    SO_ALGO_HIER, SO_ALGO_AUTO};
+    static const so_algo algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING,
+                                    SO_ALGO_HD,    SO_ALGO_HIER, SO_ALGO_AUTO};
     memset(ref, 0, count * sizeof *ref);
     for (int q = 0; q < k; q++) {
         fill(tmp, count, q, 1);
@@ -204,8 +204,8 @@ static int run_desync(so_comm *c) {
     float x[10] = {0}, y[10];
     so_comm_set_timeout_ms(c, 20000);
     int64_t t0 = so_now_ns();
-    int rc = g_rank == 0 ? so_bcast(c, x, 10, SO_F32, 0)
-                         : so_allreduce(c, x, y, 10, SO_F32, SO_SUM);
+    int rc =
+        g_rank == 0 ? so_bcast(c, x, 10, SO_F32, 0) : so_allreduce(c, x, y, 10, SO_F32, SO_SUM);
     double ms = (double)(so_now_ns() - t0) / 1e6;
     const char *err = so_comm_last_error(c);
     int ok = g_rank == 0 ? 1
@@ -279,16 +279,21 @@ int main(int argc, char **argv) {
         /* Several hosts: shm within a host, mpi across (the auto choice under mpirun). */
         EXPECT(so_comm_nhosts(c) > 1, "expected several hosts, found %d", so_comm_nhosts(c));
         for (int p = 0; p < k; p++) {
-            const char *want = p == g_rank ? "self"
-                               : so_comm_host_of(c, p) == so_comm_host(c) ? "shm" : "mpi";
-            EXPECT(!strcmp(so_comm_transport_name(c, p), want), "peer %d (host %d) is reached "
-                   "over %s, not %s", p, so_comm_host_of(c, p), so_comm_transport_name(c, p), want);
+            const char *want = p == g_rank                                ? "self"
+                               : so_comm_host_of(c, p) == so_comm_host(c) ? "shm"
+                                                                          : "mpi";
+            EXPECT(!strcmp(so_comm_transport_name(c, p), want),
+                   "peer %d (host %d) is reached "
+                   "over %s, not %s",
+                   p, so_comm_host_of(c, p), so_comm_transport_name(c, p), want);
         }
     } else if (*mode) {
         for (int p = 0; p < k; p++) {
             if (p != g_rank) {
-                EXPECT(!strcmp(so_comm_transport_name(c, p), mode), "peer %d is reached over %s, "
-                       "not %s", p, so_comm_transport_name(c, p), mode);
+                EXPECT(!strcmp(so_comm_transport_name(c, p), mode),
+                       "peer %d is reached over %s, "
+                       "not %s",
+                       p, so_comm_transport_name(c, p), mode);
             }
         }
     }

@@ -211,7 +211,7 @@ static int run_matrix(so_comm *c) {
         /* Bcast from the first and the last rank (the last one lives on another host). */
         static const so_algo bc[] = {SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_AUTO};
         for (size_t a = 0; a < sizeof bc / sizeof bc[0]; a++) {
-            for (int root = 0; root < k; root += k - 1 > 0 ? k - 1 : 1) {
+            for (int root = 0; root<k; root += k - 1> 0 ? k - 1 : 1) {
                 so_coll_opts o = {.algo = bc[a]};
                 seed++;
                 fill_f32(ref, n, root, seed);

@@ -19,8 +19,8 @@
 
 #define TIMEOUT_MS 60000
 
-static const so_algo ar_algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING, SO_ALGO_HD,
-                                   SO_ALGO_HIER, SO_ALGO_RD};
+static const so_algo ar_algos[] = {SO_ALGO_NAIVE, SO_ALGO_TREE, SO_ALGO_RING,
+                                   SO_ALGO_HD,    SO_ALGO_HIER, SO_ALGO_RD};
 enum { N_AR_ALGOS = 6 };
 
 /* ---- inputs and references ---- */
@@ -43,14 +43,29 @@ static int ival(int r, size_t i, int seed, so_dtype dt, so_op op) {
 
 static void store_val(so_dtype dt, void *buf, size_t i, double v) {
     switch (dt) {
-    case SO_F32: ((float *)buf)[i] = (float)v; break;
-    case SO_F64: ((double *)buf)[i] = v; break;
-    case SO_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
-    case SO_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
-    case SO_U8: ((uint8_t *)buf)[i] = (uint8_t)v; break;
-    case SO_BF16: ((uint16_t *)buf)[i] = so_f32_to_bf16((float)v); break;
-    case SO_F16: ((uint16_t *)buf)[i] = so_f32_to_f16((float)v); break;
-    default: break;
+    case SO_F32:
+        ((float *)buf)[i] = (float)v;
+        break;
+    case SO_F64:
+        ((double *)buf)[i] = v;
+        break;
+    case SO_I32:
+        ((int32_t *)buf)[i] = (int32_t)v;
+        break;
+    case SO_I64:
+        ((int64_t *)buf)[i] = (int64_t)v;
+        break;
+    case SO_U8:
+        ((uint8_t *)buf)[i] = (uint8_t)v;
+        break;
+    case SO_BF16:
+        ((uint16_t *)buf)[i] = so_f32_to_bf16((float)v);
+        break;
+    case SO_F16:
+        ((uint16_t *)buf)[i] = so_f32_to_f16((float)v);
+        break;
+    default:
+        break;
     }
 }
 
@@ -548,7 +563,7 @@ static int t_barrier(void) {
 static int sub_rank(so_comm *c, int rank, void *arg) {
     (void)arg;
     so_comm *sub = NULL;
-    int color = rank == 5 ? -1 : rank % 2; /* evens {0,2,4}, odds {1,3}, rank 5 sits out */
+    int color = rank == 5 ? -1 : rank % 2;          /* evens {0,2,4}, odds {1,3}, rank 5 sits out */
     CHECK_OK(so_comm_split(c, color, -rank, &sub)); /* key -rank: reversed order */
     if (color < 0) {
         CHECK(sub == NULL);
@@ -1057,8 +1072,7 @@ SO_TEST_MAIN({"matrix_tcp_1", t_matrix_tcp_1}, {"matrix_tcp_2", t_matrix_tcp_2},
              {"ops_dtypes", t_ops_dtypes}, {"bf16_accumulates_in_f32", t_bf16_accumulates_in_f32},
              {"rs_ag", t_rs_ag}, {"rs_ag_equals_ring", t_rs_ag_equals_ring},
              {"alltoall", t_alltoall}, {"rooted", t_rooted}, {"barrier", t_barrier},
-             {"subgroups", t_subgroups}, {"nonblocking", t_nonblocking},
-             {"counters", t_counters}, {"model_golden", t_model_golden},
-             {"selector", t_selector}, {"alpha_beta_knob", t_alpha_beta_knob}, {"edge", t_edge},
-             {"desync", t_desync}, {"multihost", t_multihost},
-             {"ring_chunks", t_ring_chunks})
+             {"subgroups", t_subgroups}, {"nonblocking", t_nonblocking}, {"counters", t_counters},
+             {"model_golden", t_model_golden}, {"selector", t_selector},
+             {"alpha_beta_knob", t_alpha_beta_knob}, {"edge", t_edge}, {"desync", t_desync},
+             {"multihost", t_multihost}, {"ring_chunks", t_ring_chunks})

@@ -91,14 +91,30 @@ static int ring_fn(so_comm *c, int rank, void *arg) {
 static int run_ring(int n, const char *tp) {
     return so_test_ranks(n, tp, ring_fn, (void *)tp, 60000);
 }
-static int t_ring1_tcp(void) { return run_ring(1, "tcp"); }
-static int t_ring2_tcp(void) { return run_ring(2, "tcp"); }
-static int t_ring3_tcp(void) { return run_ring(3, "tcp"); }
-static int t_ring4_tcp(void) { return run_ring(4, "tcp"); }
-static int t_ring8_tcp(void) { return run_ring(8, "tcp"); }
-static int t_ring2_shm(void) { return run_ring(2, "shm"); }
-static int t_ring4_shm(void) { return run_ring(4, "shm"); }
-static int t_ring3_auto(void) { return run_ring(3, "auto"); }
+static int t_ring1_tcp(void) {
+    return run_ring(1, "tcp");
+}
+static int t_ring2_tcp(void) {
+    return run_ring(2, "tcp");
+}
+static int t_ring3_tcp(void) {
+    return run_ring(3, "tcp");
+}
+static int t_ring4_tcp(void) {
+    return run_ring(4, "tcp");
+}
+static int t_ring8_tcp(void) {
+    return run_ring(8, "tcp");
+}
+static int t_ring2_shm(void) {
+    return run_ring(2, "shm");
+}
+static int t_ring4_shm(void) {
+    return run_ring(4, "shm");
+}
+static int t_ring3_auto(void) {
+    return run_ring(3, "auto");
+}
 
 /* 64 MiB each way between two ranks at once; both directions must progress together. */
 static int big_fn(so_comm *c, int rank, void *arg) {
@@ -129,8 +145,12 @@ static int big_fn(so_comm *c, int rank, void *arg) {
     free(in);
     return 0;
 }
-static int t_big_tcp(void) { return so_test_ranks(2, "tcp", big_fn, NULL, 90000); }
-static int t_big_shm(void) { return so_test_ranks(2, "shm", big_fn, NULL, 90000); }
+static int t_big_tcp(void) {
+    return so_test_ranks(2, "tcp", big_fn, NULL, 90000);
+}
+static int t_big_shm(void) {
+    return so_test_ranks(2, "shm", big_fn, NULL, 90000);
+}
 
 /* Receive-reduce: a ring all-reduce by hand (k-1 steps of sendrecv_reduce on the whole
  * vector, then compare with the serial sum) for f64 with a count that splits the 256 KiB
@@ -143,7 +163,8 @@ static int reduce_fn(so_comm *c, int rank, void *arg) {
     for (size_t i = 0; i < n; i++) {
         acc[i] = msg[i] = (double)(rank + 1) * 0.5 + (double)i;
     }
-    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_F64, .op = SO_SUM, .root = -1, .count = n};
+    so__coll_sig sig = {
+        .kind = SO__KIND_ALLREDUCE, .dtype = SO_F64, .op = SO_SUM, .root = -1, .count = n};
     CHECK_OK(so__coll_begin(c, &sig));
     /* Pass the original vectors around the ring, accumulating each arrival into acc. */
     for (int step = 0; step < k - 1; step++) {
@@ -167,9 +188,11 @@ static int reduce_fn(so_comm *c, int rank, void *arg) {
     }
     CHECK_OK(so__coll_end(c, SO_OK));
     for (size_t i = 0; i < n; i++) {
-        double want = (double)(rank + 1) * 0.5 + (double)i + (k > 1 ? (double)(left + 1) * 0.5 + (double)i : 0);
+        double want = (double)(rank + 1) * 0.5 + (double)i +
+                      (k > 1 ? (double)(left + 1) * 0.5 + (double)i : 0);
         if (acc2[i] != want) {
-            SO_TEST_FAIL_("rank %d: recv_reduce element %zu is %g, want %g", rank, i, acc2[i], want);
+            SO_TEST_FAIL_("rank %d: recv_reduce element %zu is %g, want %g", rank, i, acc2[i],
+                          want);
         }
         double sum = 0;
         for (int r = 0; r < k; r++) {
@@ -184,7 +207,8 @@ static int reduce_fn(so_comm *c, int rank, void *arg) {
         a[i] = (int32_t)((i * 2654435761u + (size_t)rank * 40503u) % 100000);
         b[i] = a[i];
     }
-    so__coll_sig s2 = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_I32, .op = SO_MAX, .root = -1, .count = m};
+    so__coll_sig s2 = {
+        .kind = SO__KIND_ALLREDUCE, .dtype = SO_I32, .op = SO_MAX, .root = -1, .count = m};
     CHECK_OK(so__coll_begin(c, &s2));
     CHECK_OK(so__sendrecv_reduce(c, right, a, m * 4, left, b, NULL, m, SO_I32, SO_MAX));
     CHECK_OK(so__coll_end(c, SO_OK));
@@ -201,8 +225,12 @@ static int reduce_fn(so_comm *c, int rank, void *arg) {
     free(b);
     return 0;
 }
-static int t_reduce_tcp(void) { return so_test_ranks(3, "tcp", reduce_fn, NULL, 60000); }
-static int t_reduce_shm(void) { return so_test_ranks(3, "shm", reduce_fn, NULL, 60000); }
+static int t_reduce_tcp(void) {
+    return so_test_ranks(3, "tcp", reduce_fn, NULL, 60000);
+}
+static int t_reduce_shm(void) {
+    return so_test_ranks(3, "shm", reduce_fn, NULL, 60000);
+}
 
 /* 32 outstanding isends and irecvs with every peer, distinct tags, then waitall. */
 static int many_fn(so_comm *c, int rank, void *arg) {
@@ -243,8 +271,12 @@ static int many_fn(so_comm *c, int rank, void *arg) {
     free(in);
     return 0;
 }
-static int t_many_tcp(void) { return so_test_ranks(4, "tcp", many_fn, NULL, 60000); }
-static int t_many_shm(void) { return so_test_ranks(4, "shm", many_fn, NULL, 60000); }
+static int t_many_tcp(void) {
+    return so_test_ranks(4, "tcp", many_fn, NULL, 60000);
+}
+static int t_many_shm(void) {
+    return so_test_ranks(4, "shm", many_fn, NULL, 60000);
+}
 
 /* Split 5 ranks: even ranks in reverse order (key = -rank), odd ranks ordered by rank, and rank
  * 4 stays out (color -1). Then a ring exchange inside each child. */
@@ -283,7 +315,9 @@ static int split_outer(so_comm *c, int rank, void *arg) {
     }
     return split_fn(c, rank, arg);
 }
-static int t_split_tcp(void) { return so_test_ranks(5, "tcp", split_outer, NULL, 60000); }
+static int t_split_tcp(void) {
+    return so_test_ranks(5, "tcp", split_outer, NULL, 60000);
+}
 
 /* Nonblocking collectives: the worker runs a neighbour exchange on the duplicate while the
  * caller does point-to-point on the group itself. */
@@ -316,7 +350,9 @@ static int async_fn(so_comm *c, int rank, void *arg) {
     }
     return 0;
 }
-static int t_async_tcp(void) { return so_test_ranks(3, "tcp", async_fn, NULL, 60000); }
+static int t_async_tcp(void) {
+    return so_test_ranks(3, "tcp", async_fn, NULL, 60000);
+}
 
 /* Two pretend hosts of two ranks each with transport auto: shm inside a host, tcp across.
  * A ring step then has one peer on each transport, so the wait alternates between them. */
@@ -397,7 +433,8 @@ static int t_recreate_tcp(void) {
     return rc;
 }
 
-SO_TEST_MAIN({"recreate_tcp", t_recreate_tcp}, {"mixed_auto", t_mixed_auto}, {"ring1_tcp", t_ring1_tcp}, {"ring2_tcp", t_ring2_tcp}, {"ring3_tcp", t_ring3_tcp},
+SO_TEST_MAIN({"recreate_tcp", t_recreate_tcp}, {"mixed_auto", t_mixed_auto},
+             {"ring1_tcp", t_ring1_tcp}, {"ring2_tcp", t_ring2_tcp}, {"ring3_tcp", t_ring3_tcp},
              {"ring4_tcp", t_ring4_tcp}, {"ring8_tcp", t_ring8_tcp}, {"ring2_shm", t_ring2_shm},
              {"ring4_shm", t_ring4_shm}, {"ring3_auto", t_ring3_auto}, {"big_tcp", t_big_tcp},
              {"big_shm", t_big_shm}, {"reduce_tcp", t_reduce_tcp}, {"reduce_shm", t_reduce_shm},

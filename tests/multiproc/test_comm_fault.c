@@ -83,15 +83,23 @@ static int never_fn(so_comm *c, int rank, void *arg) {
     CHECK_STR_EQ(so_last_error(), e);
     return 0;
 }
-static int t_never_sends(void) { return so_test_ranks(2, "tcp", never_fn, NULL, 30000); }
-static int t_never_sends_shm(void) { return so_test_ranks(2, "shm", never_fn, NULL, 30000); }
+static int t_never_sends(void) {
+    return so_test_ranks(2, "tcp", never_fn, NULL, 30000);
+}
+static int t_never_sends_shm(void) {
+    return so_test_ranks(2, "shm", never_fn, NULL, 30000);
+}
 
 static int desync_fn(so_comm *c, int rank, void *arg) {
     (void)arg;
     so_comm_set_timeout_ms(c, 5000);
-    so__coll_sig sig = rank == 0
-        ? (so__coll_sig){.kind = SO__KIND_ALLREDUCE, .dtype = SO_F32, .op = SO_SUM, .root = -1, .count = 10}
-        : (so__coll_sig){.kind = SO__KIND_BCAST, .dtype = SO_F32, .root = 0, .count = 10};
+    so__coll_sig sig =
+        rank == 0 ? (so__coll_sig){.kind = SO__KIND_ALLREDUCE,
+                                   .dtype = SO_F32,
+                                   .op = SO_SUM,
+                                   .root = -1,
+                                   .count = 10}
+                  : (so__coll_sig){.kind = SO__KIND_BCAST, .dtype = SO_F32, .root = 0, .count = 10};
     float out[10] = {0}, in[10];
     CHECK_OK(so__coll_begin(c, &sig));
     int rc = so__coll_end(c, so__sendrecv(c, 1 - rank, out, sizeof out, 1 - rank, in, sizeof in));
@@ -108,8 +116,12 @@ static int desync_fn(so_comm *c, int rank, void *arg) {
     }
     return 0;
 }
-static int t_desync(void) { return so_test_ranks(2, "tcp", desync_fn, NULL, 30000); }
-static int t_desync_shm(void) { return so_test_ranks(2, "shm", desync_fn, NULL, 30000); }
+static int t_desync(void) {
+    return so_test_ranks(2, "tcp", desync_fn, NULL, 30000);
+}
+static int t_desync_shm(void) {
+    return so_test_ranks(2, "shm", desync_fn, NULL, 30000);
+}
 
 static int poisoned_fn(so_comm *c, int rank, void *arg) {
     (void)arg;
@@ -138,7 +150,9 @@ static int poisoned_fn(so_comm *c, int rank, void *arg) {
     }
     return 0;
 }
-static int t_poisoned_fast(void) { return so_test_ranks(2, "tcp", poisoned_fn, NULL, 30000); }
+static int t_poisoned_fast(void) {
+    return so_test_ranks(2, "tcp", poisoned_fn, NULL, 30000);
+}
 
 typedef struct watchdog {
     so_comm *c;
@@ -217,8 +231,12 @@ static int abort_then_regroup(const char *transport) {
     return rc;
 }
 
-static int t_abort_then_regroup(void) { return abort_then_regroup("tcp"); }
-static int t_abort_then_regroup_shm(void) { return abort_then_regroup("shm"); }
+static int t_abort_then_regroup(void) {
+    return abort_then_regroup("tcp");
+}
+static int t_abort_then_regroup_shm(void) {
+    return abort_then_regroup("shm");
+}
 
 /* torchrun's contract: the parent serves the store, children get RANK etc. */
 static int env_child(int rank, int k, int port) {
@@ -299,7 +317,8 @@ static int t_dies_during_create(void) {
         cfg.store = st;
         int rc = ok ? so_comm_create(&cfg, &c) : SO_EINVAL;
         printf("[rank 0] %s: %s\n", so_err_name(rc), so_last_error());
-        ok = ok && rc == SO_ETIMEDOUT && c == NULL && strstr(so_last_error(), "rank 1 never joined");
+        ok =
+            ok && rc == SO_ETIMEDOUT && c == NULL && strstr(so_last_error(), "rank 1 never joined");
         exit(ok ? 0 : 1);
     }
     if (fork() == 0) {
@@ -348,7 +367,8 @@ static int t_init_from_env_mpi(void) {
             }
             int v = r, w = -1;
             if (so_comm_local_rank(c) != 1 - r || so_comm_local_size(c) != 2) {
-                fprintf(stderr, "rank %d: local rank %d, want %d\n", r, so_comm_local_rank(c), 1 - r);
+                fprintf(stderr, "rank %d: local rank %d, want %d\n", r, so_comm_local_rank(c),
+                        1 - r);
                 exit(1);
             }
             rc = so_sendrecv(c, &v, 4, 1 - r, &w, 4, 1 - r, 0);
@@ -432,7 +452,7 @@ static int t_stray_connection(void) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &sa.sin_addr);
     CHECK_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    char junk[208]; /* sizeof the hello in src/comm/tcp/tcp.c */
+    char junk[208];                 /* sizeof the hello in src/comm/tcp/tcp.c */
     memset(junk, 'x', sizeof junk); /* right size for a hello, wrong magic and prefix */
     CHECK_EQ_INT(write(fd, junk, sizeof junk), (long long)sizeof junk);
     char b;
@@ -469,7 +489,8 @@ static int hang_fn(so_comm *c, int rank, void *arg) {
         return 0;
     }
     int k = so_comm_size(c), v = rank, w;
-    so__coll_sig sig = {.kind = SO__KIND_ALLREDUCE, .dtype = SO_I32, .op = SO_SUM, .root = -1, .count = 1};
+    so__coll_sig sig = {
+        .kind = SO__KIND_ALLREDUCE, .dtype = SO_I32, .op = SO_SUM, .root = -1, .count = 1};
     CHECK_OK(so__coll_begin(c, &sig));
     double t0 = so_now_s();
     /* A ring all-gather: each step forwards what arrived, so everyone ends up waiting on 3. */
@@ -488,9 +509,13 @@ static int hang_fn(so_comm *c, int rank, void *arg) {
     CHECK(dt < 10.0);
     return 0;
 }
-static int t_hang_names_culprit(void) { return so_test_ranks(4, "tcp", hang_fn, NULL, 30000); }
+static int t_hang_names_culprit(void) {
+    return so_test_ranks(4, "tcp", hang_fn, NULL, 30000);
+}
 
-SO_TEST_MAIN({"hang_names_culprit", t_hang_names_culprit}, {"stray_connection", t_stray_connection}, {"dies_during_create", t_dies_during_create}, {"init_from_env_mpi", t_init_from_env_mpi},
+SO_TEST_MAIN({"hang_names_culprit", t_hang_names_culprit}, {"stray_connection", t_stray_connection},
+             {"dies_during_create", t_dies_during_create},
+             {"init_from_env_mpi", t_init_from_env_mpi},
              {"killed_mid_transfer", t_killed_mid_transfer}, {"never_sends", t_never_sends},
              {"desync", t_desync}, {"poisoned_fast", t_poisoned_fast},
              {"abort_then_regroup", t_abort_then_regroup},

@@ -33,7 +33,7 @@ typedef struct proc {
     int status;
 } proc;
 
-static proc P; /* one run at a time; large buffers stay off the stack */
+static proc P;                 /* one run at a time; large buffers stay off the stack */
 static int start_ignoring_hup; /* start the launcher as nohup would: SIGHUP ignored */
 
 static int start(char *const argv[]) {
@@ -254,8 +254,8 @@ static int t_env(void) {
     CHECK_STR_EQ(value_of(1, "SO_TRANSPORT"), "shm");
     CHECK_STR_EQ(value_of(1, "OMP_NUM_THREADS"), "2");
     /* torchrun's spellings, and RANK = node_rank * K + local_rank on a second node. */
-    RUN("run", "--nproc_per_node=2", "--nnodes", "2", "--node_rank=1", "--master-addr",
-        "127.0.0.1", "--master-port", "29999", "--max_restarts=0", W, "env");
+    RUN("run", "--nproc_per_node=2", "--nnodes", "2", "--node_rank=1", "--master-addr", "127.0.0.1",
+        "--master-port", "29999", "--max_restarts=0", W, "env");
     CHECK_EQ_INT(exit_code(), 0);
     CHECK_STR_EQ(value_of(2, "RANK"), "2");
     CHECK_STR_EQ(value_of(2, "LOCAL_RANK"), "0");
@@ -300,8 +300,9 @@ static int t_two_nodes(void) {
     char master[64];
     snprintf(master, sizeof master, "127.0.0.1:%d", port);
     /* --timeout: should a check below fail and leave it unwaited, it still ends. */
-    char *node1[] = {SO_SCALEOUT_EXE, "run", "-n", "2", "--nnodes", "2", "--node-rank", "1",
-                     "--master", master, "--timeout", "60", "--", W, "store", NULL};
+    char *node1[] = {
+        SO_SCALEOUT_EXE, "run",  "-n",        "2",  "--nnodes", "2", "--node-rank", "1",
+        "--master",      master, "--timeout", "60", "--",       W,   "store",       NULL};
     /* Node 1 first: its workers must wait for node 0's store (connect deadline). */
     static proc n1;
     CHECK(start(node1) == 0);
@@ -327,14 +328,31 @@ static int t_two_nodes_restart(void) {
     CHECK(port > 0);
     char master[64];
     snprintf(master, sizeof master, "127.0.0.1:%d", port);
-    char *node1[] = {SO_SCALEOUT_EXE, "run", "-n", "2", "--nnodes", "2", "--node-rank", "1",
-                     "--master", master, "--max-restarts", "1", "--timeout", "60", "--", W,
-                     "group", "3", "1", NULL};
+    char *node1[] = {SO_SCALEOUT_EXE,
+                     "run",
+                     "-n",
+                     "2",
+                     "--nnodes",
+                     "2",
+                     "--node-rank",
+                     "1",
+                     "--master",
+                     master,
+                     "--max-restarts",
+                     "1",
+                     "--timeout",
+                     "60",
+                     "--",
+                     W,
+                     "group",
+                     "3",
+                     "1",
+                     NULL};
     static proc n1;
     CHECK(start(node1) == 0);
     n1 = P;
-    RUN("run", "-n", "2", "--nnodes", "2", "--node-rank", "0", "--master", master,
-        "--max-restarts", "1", "--", W, "group", "3", "1");
+    RUN("run", "-n", "2", "--nnodes", "2", "--node-rank", "0", "--master", master, "--max-restarts",
+        "1", "--", W, "group", "3", "1");
     CHECK_EQ_INT(exit_code(), 0);
     HAS(P.out, "[rank 0] group ok 0/4 count 1\n");
     HAS(P.out, "[rank 1] group ok 1/4 count 1\n");

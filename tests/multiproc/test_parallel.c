@@ -45,8 +45,8 @@ static void fill(void *p, size_t n, int kind, int rank, int step, int i) {
         } else if (kind == 1) {
             ((float *)p)[j] = (float)((int)(v % 2001) - 1000);
         } else {
-            ((float *)p)[j] = (float)((double)(v >> 11) / 9007199254740992.0 * 2.0 - 1.0) *
-                              (float)(1 + (v & 7));
+            ((float *)p)[j] =
+                (float)((double)(v >> 11) / 9007199254740992.0 * 2.0 - 1.0) * (float)(1 + (v & 7));
         }
     }
 }
@@ -150,12 +150,24 @@ static int run_bitwise(const char *tp, int k) {
     return so_test_ranks(k, tp, rank_bitwise, NULL, 90000);
 }
 
-static int t_bitwise_tcp_2(void) { return run_bitwise("tcp", 2); }
-static int t_bitwise_tcp_3(void) { return run_bitwise("tcp", 3); }
-static int t_bitwise_tcp_4(void) { return run_bitwise("tcp", 4); }
-static int t_bitwise_shm_2(void) { return run_bitwise("shm", 2); }
-static int t_bitwise_shm_3(void) { return run_bitwise("shm", 3); }
-static int t_bitwise_shm_4(void) { return run_bitwise("shm", 4); }
+static int t_bitwise_tcp_2(void) {
+    return run_bitwise("tcp", 2);
+}
+static int t_bitwise_tcp_3(void) {
+    return run_bitwise("tcp", 3);
+}
+static int t_bitwise_tcp_4(void) {
+    return run_bitwise("tcp", 4);
+}
+static int t_bitwise_shm_2(void) {
+    return run_bitwise("shm", 2);
+}
+static int t_bitwise_shm_3(void) {
+    return run_bitwise("shm", 3);
+}
+static int t_bitwise_shm_4(void) {
+    return run_bitwise("shm", 4);
+}
 
 /* One step of `layers` layers of `ms` milliseconds (sleep) with `n` floats each. */
 static int timed_step(so_comm *c, int overlap, int layers, int ms, size_t n, so_reducer_stats *st,
@@ -249,8 +261,8 @@ static int rank_errors(so_comm *c, int rank, void *arg) {
     CHECK_EQ_INT(so_reducer_add(rd, g + 10, 10), 1);
     CHECK(so_reducer_add(NULL, g, 1) == SO_EINVAL);
     CHECK_OK(so_reducer_ready(rd, 0));
-    CHECK(so_reducer_ready(rd, 0) == SO_EINVAL); /* twice */
-    CHECK(so_reducer_ready(rd, 5) == SO_EINVAL); /* out of range */
+    CHECK(so_reducer_ready(rd, 0) == SO_EINVAL);  /* twice */
+    CHECK(so_reducer_ready(rd, 5) == SO_EINVAL);  /* out of range */
     CHECK(so_reducer_add(rd, g, 1) == SO_EINVAL); /* after sealing */
     CHECK(so_reducer_finish(rd) == SO_EINVAL);
     CHECK(strstr(so_last_error(), "gradient 1 was not marked ready") != NULL);
@@ -334,5 +346,4 @@ static int t_peer_dies(void) {
 SO_TEST_MAIN({"bitwise_tcp_2", t_bitwise_tcp_2}, {"bitwise_tcp_3", t_bitwise_tcp_3},
              {"bitwise_tcp_4", t_bitwise_tcp_4}, {"bitwise_shm_2", t_bitwise_shm_2},
              {"bitwise_shm_3", t_bitwise_shm_3}, {"bitwise_shm_4", t_bitwise_shm_4},
-             {"accounting", t_accounting}, {"errors", t_errors},
-             {"peer_dies", t_peer_dies})
+             {"accounting", t_accounting}, {"errors", t_errors}, {"peer_dies", t_peer_dies})

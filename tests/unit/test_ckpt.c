@@ -198,7 +198,8 @@ static int t_corrupt(void) {
     so_ckpt *ck;
     CHECK_OK(so_ckpt_parse(b, n, &ck));
     const so_ckpt_tensor *t = so_ckpt_find(ck, "model/w");
-    size_t off = (size_t)((const unsigned char *)t->data - (const unsigned char *)so_ckpt_tensor_at(ck, 0)->data);
+    size_t off = (size_t)((const unsigned char *)t->data -
+                          (const unsigned char *)so_ckpt_tensor_at(ck, 0)->data);
     so_ckpt_close(ck);
     /* Locate model/w's data in the file: it is the first tensor, at the first aligned offset
      * after the header; find its bytes. */
@@ -211,7 +212,8 @@ static int t_corrupt(void) {
         if (rc >= 0) {
             SO_TEST_FAIL_("a checkpoint cut to %zu of %zu bytes was accepted", cut, n);
         }
-        if (cut >= 8 && !strstr(so_last_error(), "truncated") && !strstr(so_last_error(), "checksum")) {
+        if (cut >= 8 && !strstr(so_last_error(), "truncated") &&
+            !strstr(so_last_error(), "checksum")) {
             SO_TEST_FAIL_("cut to %zu: unclear error: %s", cut, so_last_error());
         }
     }
@@ -378,7 +380,8 @@ static int t_kill_during_save(void) {
     return 0;
 }
 
-/* ---- bitwise resume: Adam on a noisy quadratic, 40 steps vs 20 + save + fresh process + 20 ---- */
+/* ---- bitwise resume: Adam on a noisy quadratic, 40 steps vs 20 + save + fresh process + 20 ----
+ */
 
 enum { RN = 257, RSTEPS = 40 };
 
@@ -528,7 +531,8 @@ static int t_resume(void) {
 
 static int have_jansson(void) {
     so_ckpt *ck;
-    return so_safetensors_parse("\x02\0\0\0\0\0\0\0{}", 10, &ck) == SO_OK ? (so_ckpt_close(ck), 1) : 0;
+    return so_safetensors_parse("\x02\0\0\0\0\0\0\0{}", 10, &ck) == SO_OK ? (so_ckpt_close(ck), 1)
+                                                                          : 0;
 }
 
 static int t_st_roundtrip(void) {
@@ -605,9 +609,10 @@ static int t_st_reject(void) {
     unsigned char buf[512];
     float data[6] = {1, 2, 3, 4, 5, 6};
     /* A valid hand-written file first. */
-    size_t n = make_st(buf, "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]},"
-                            "\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-                            "\"__metadata__\":{\"format\":\"pt\"}}",
+    size_t n = make_st(buf,
+                       "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]},"
+                       "\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                       "\"__metadata__\":{\"format\":\"pt\"}}",
                        data, 24);
     so_ckpt *ck;
     CHECK_OK(so_safetensors_parse(buf, n, &ck));
@@ -632,18 +637,28 @@ static int t_st_reject(void) {
 
     int f = 0;
     f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "overlap");
+                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                       12, "overlap");
     f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}", 20, "gap");
-    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8, "past");
-    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "need");
-    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "data_offsets");
-    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, "cover");
-    f |= expect_reject("{\"a\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown dtype");
-    f |= expect_reject("{\"a\":{\"dtype\":\"BOOL\",\"shape\":[8],\"data_offsets\":[0,8]}}", 8, "BOOL");
-    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "shape");
+                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}",
+                       20, "gap");
+    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8,
+                       "past");
+    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
+                       "need");
+    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8,
+                       "data_offsets");
+    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12,
+                       "cover");
+    f |= expect_reject("{\"a\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+                       "unknown dtype");
+    f |= expect_reject("{\"a\":{\"dtype\":\"BOOL\",\"shape\":[8],\"data_offsets\":[0,8]}}", 8,
+                       "BOOL");
+    f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
+                       "shape");
     f |= expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                       "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, NULL);
+                       "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                       8, NULL);
     f |= expect_reject("[1,2,3]", 0, "not a JSON object");
     f |= expect_reject("{\"a\":", 0, "not a JSON object");
     f |= expect_reject("{\"__metadata__\":{\"k\":3}}", 0, "not a string");

@@ -87,8 +87,12 @@ static void d_rmsnorm(double *out, const double *in, const double *w, int N, int
     }
 }
 
-static double d_gelu1(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
-static double d_silu1(double x) { return x / (1.0 + exp(-x)); }
+static double d_gelu1(double x) {
+    return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+}
+static double d_silu1(double x) {
+    return x / (1.0 + exp(-x));
+}
 
 static void d_softmax(double *out, const double *in, int N, int C) {
     for (int i = 0; i < N; i++) {
@@ -183,8 +187,12 @@ static void layer_forward(const layer *L, const double *x, double *y) {
     case K_LINEAR:
         d_linear(y, x, x + L->N * L->C, x + L->N * L->C + L->OC * L->C, L->N, L->C, L->OC);
         break;
-    case K_LAYERNORM: d_layernorm(y, x, x + L->N * L->C, x + L->N * L->C + L->C, L->N, L->C); break;
-    case K_RMSNORM: d_rmsnorm(y, x, x + L->N * L->C, L->N, L->C); break;
+    case K_LAYERNORM:
+        d_layernorm(y, x, x + L->N * L->C, x + L->N * L->C + L->C, L->N, L->C);
+        break;
+    case K_RMSNORM:
+        d_rmsnorm(y, x, x + L->N * L->C, L->N, L->C);
+        break;
     case K_GELU:
         for (size_t i = 0; i < L->nx; i++) {
             y[i] = d_gelu1(x[i]);
@@ -195,8 +203,12 @@ static void layer_forward(const layer *L, const double *x, double *y) {
             y[i] = d_silu1(x[i]);
         }
         break;
-    case K_SOFTMAX: d_softmax(y, x, L->N, L->C); break;
-    case K_ATTN: d_attention(y, x, L->B, L->T, L->NH, L->KVH, L->HS); break;
+    case K_SOFTMAX:
+        d_softmax(y, x, L->N, L->C);
+        break;
+    case K_ATTN:
+        d_attention(y, x, L->B, L->T, L->NH, L->KVH, L->HS);
+        break;
     case K_EMBED: { /* x = wte (V=OC rows) then wpe (T rows) */
         const double *wte = x, *wpe = x + (size_t)L->OC * L->C;
         for (int b = 0; b < L->B; b++) {
@@ -209,7 +221,9 @@ static void layer_forward(const layer *L, const double *x, double *y) {
         }
         break;
     }
-    case K_CE: y[0] = d_ce(x, L->tok, L->N, L->C); break;
+    case K_CE:
+        y[0] = d_ce(x, L->tok, L->N, L->C);
+        break;
     }
 }
 
@@ -337,8 +351,12 @@ static int norm_case(int rms) {
     free(xf), free(y), free(g), free(R), free(L.R), free(x);
     return bad ? 1 : 0;
 }
-static int t_layernorm(void) { return norm_case(0); }
-static int t_rmsnorm(void) { return norm_case(1); }
+static int t_layernorm(void) {
+    return norm_case(0);
+}
+static int t_rmsnorm(void) {
+    return norm_case(1);
+}
 
 static int act_case(int kind) {
     layer L = {.kind = kind};
@@ -360,8 +378,12 @@ static int act_case(int kind) {
     free(xf), free(y), free(g), free(R), free(L.R), free(x);
     return bad ? 1 : 0;
 }
-static int t_gelu(void) { return act_case(K_GELU); }
-static int t_silu(void) { return act_case(K_SILU); }
+static int t_gelu(void) {
+    return act_case(K_GELU);
+}
+static int t_silu(void) {
+    return act_case(K_SILU);
+}
 
 static int t_softmax(void) {
     int N = 3, C = 17;
@@ -410,8 +432,12 @@ static int attn_case(int NH, int KVH) {
     free(xf), free(y), free(g), free(att), free(datt), free(R), free(L.R), free(x);
     return bad ? 1 : 0;
 }
-static int t_attention(void) { return attn_case(4, 4); }
-static int t_attention_gqa(void) { return attn_case(4, 2) + attn_case(4, 1) ? 1 : 0; }
+static int t_attention(void) {
+    return attn_case(4, 4);
+}
+static int t_attention_gqa(void) {
+    return attn_case(4, 2) + attn_case(4, 1) ? 1 : 0;
+}
 
 static int t_embedding(void) {
     int B = 2, T = 5, C = 6, V = 7;
@@ -446,8 +472,8 @@ static int t_crossentropy(void) {
     float mean = (float)(sum / 5);
     double *x = todouble(xf, L.nx);
     size_t seg[] = {L.nx};
-    int bad = forward_matches("cross-entropy", &L, x, &mean) +
-              compare("cross-entropy", &L, x, g, seg, 1);
+    int bad =
+        forward_matches("cross-entropy", &L, x, &mean) + compare("cross-entropy", &L, x, g, seg, 1);
     bad += losses[3] != 0.0f;
     /* in-place form (dlogits aliases probs) gives the same gradient */
     so_crossentropy_backward(probs, probs, tg, 1.0f / 5, N, V);
@@ -566,8 +592,8 @@ static int gpt_case(int norm, int act, int bias, int kvh, int threads) {
     gptref g = {&c, ps, tok, tg, B, T};
     double *p = todouble(ps->params, ps->n);
     double dl = gpt_loss(&g, p);
-    printf("gpt norm=%d act=%d bias=%d kvh=%d threads=%d: loss float %.7f double %.7f\n", norm,
-           act, bias, kvh, threads, loss, dl);
+    printf("gpt norm=%d act=%d bias=%d kvh=%d threads=%d: loss float %.7f double %.7f\n", norm, act,
+           bias, kvh, threads, loss, dl);
     CHECK(fabs(loss - dl) <= 1e-5 * fabs(dl));
     int bad = 0;
     for (int i = 0; i < ps->nviews; i++) {
@@ -603,12 +629,18 @@ static int gpt_case(int norm, int act, int bias, int kvh, int threads) {
     return bad ? 1 : 0;
 }
 
-static int t_gpt(void) { return gpt_case(SO_NORM_LAYER, SO_ACT_GELU, 1, 4, 1); }
-static int t_gpt_gqa_rms(void) { return gpt_case(SO_NORM_RMS, SO_ACT_SILU, 0, 2, 1); }
-static int t_gpt_threads(void) { return gpt_case(SO_NORM_LAYER, SO_ACT_GELU, 1, 1, 2); }
+static int t_gpt(void) {
+    return gpt_case(SO_NORM_LAYER, SO_ACT_GELU, 1, 4, 1);
+}
+static int t_gpt_gqa_rms(void) {
+    return gpt_case(SO_NORM_RMS, SO_ACT_SILU, 0, 2, 1);
+}
+static int t_gpt_threads(void) {
+    return gpt_case(SO_NORM_LAYER, SO_ACT_GELU, 1, 1, 2);
+}
 
 SO_TEST_MAIN({"linear", t_linear}, {"layernorm", t_layernorm}, {"rmsnorm", t_rmsnorm},
-             {"gelu", t_gelu}, {"silu", t_silu}, {"softmax", t_softmax},
-             {"attention", t_attention}, {"attention_gqa", t_attention_gqa},
-             {"embedding", t_embedding}, {"crossentropy", t_crossentropy}, {"gpt", t_gpt},
-             {"gpt_gqa_rms", t_gpt_gqa_rms}, {"gpt_threads", t_gpt_threads})
+             {"gelu", t_gelu}, {"silu", t_silu}, {"softmax", t_softmax}, {"attention", t_attention},
+             {"attention_gqa", t_attention_gqa}, {"embedding", t_embedding},
+             {"crossentropy", t_crossentropy}, {"gpt", t_gpt}, {"gpt_gqa_rms", t_gpt_gqa_rms},
+             {"gpt_threads", t_gpt_threads})

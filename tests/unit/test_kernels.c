@@ -69,7 +69,9 @@ static int t_sgemm(void) {
     printf("so_sgemm uses %s\n", SO_HAVE_OPENBLAS ? "OpenBLAS" : "the C loop");
     return gemm_vs_ref(so_sgemm, "so_sgemm");
 }
-static int t_sgemm_c(void) { return gemm_vs_ref(so_sgemm_c, "so_sgemm_c"); }
+static int t_sgemm_c(void) {
+    return gemm_vs_ref(so_sgemm_c, "so_sgemm_c");
+}
 
 static int t_matmul(void) {
     int N = 37, C = 45, OC = 29;
@@ -124,7 +126,7 @@ static int t_vmath(void) {
         worst_gelu = fmax(worst_gelu, fabs(y[i] - ref));
     }
     printf("softmax relative error %.3g, gelu absolute error %.3g\n", worst_exp, worst_gelu);
-    CHECK(worst_exp < 2e-6);          /* a few float ulps */
+    CHECK(worst_exp < 2e-6);         /* a few float ulps */
     CHECK(worst_gelu < 20.0 * 4e-7); /* |x| <= 20 times erf's 3e-7 bound, plus rounding */
     /* exp underflow: far-negative logits give exact zeros, not NaN */
     float row[3] = {0.0f, -200.0f, -1e30f}, p[3];
@@ -177,8 +179,8 @@ static int t_attention_cached(void) {
         CHECK(relerr(out, full + (size_t)(Tk - 1) * C, C) < 1e-5);
     }
     /* a prefill of 9 rows after a cached prefix of 14 */
-    so_attention_cached(out, C, qkv + (size_t)14 * R, R, qkv + NH * HS, qkv + (NH + KVH) * HS, R,
-                        9, T, NH, KVH, HS, scratch);
+    so_attention_cached(out, C, qkv + (size_t)14 * R, R, qkv + NH * HS, qkv + (NH + KVH) * HS, R, 9,
+                        T, NH, KVH, HS, scratch);
     CHECK(relerr(out, full + (size_t)14 * C, (size_t)9 * C) < 1e-5);
     free(qkv), free(full), free(att), free(out);
     return 0;
@@ -262,7 +264,6 @@ static int t_pool_fork(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"sgemm", t_sgemm}, {"sgemm_c", t_sgemm_c}, {"matmul", t_matmul},
-             {"vmath", t_vmath}, {"attention_fast", t_attention_fast},
-             {"attention_cached", t_attention_cached},
+SO_TEST_MAIN({"sgemm", t_sgemm}, {"sgemm_c", t_sgemm_c}, {"matmul", t_matmul}, {"vmath", t_vmath},
+             {"attention_fast", t_attention_fast}, {"attention_cached", t_attention_cached},
              {"pool_determinism", t_pool_determinism}, {"pool_fork", t_pool_fork})

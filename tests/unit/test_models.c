@@ -211,8 +211,13 @@ static int t_mlp_blobs(void) {
         x[2 * i] = (float)(cx[y[i]] + 0.6 * nrand());
         x[2 * i + 1] = (float)(cy[y[i]] + 0.6 * nrand());
     }
-    so_mlp_config c = {.in_dim = 2, .hidden = {16}, .nhidden = 1, .out_dim = 3,
-                       .act = SO_ACT_RELU, .loss = SO_LOSS_CE, .max_batch = N};
+    so_mlp_config c = {.in_dim = 2,
+                       .hidden = {16},
+                       .nhidden = 1,
+                       .out_dim = 3,
+                       .act = SO_ACT_RELU,
+                       .loss = SO_LOSS_CE,
+                       .max_batch = N};
     so_mlp *m;
     CHECK_OK(so_mlp_create(&c, 3, &m));
     const so_param_set *ps = so_mlp_params(m);
@@ -243,8 +248,13 @@ static int t_mlp_mse(void) {
         }
         t[i] = sinf(2 * x[4 * i]) + x[4 * i + 1] * x[4 * i + 2];
     }
-    so_mlp_config c = {.in_dim = 4, .hidden = {16}, .nhidden = 1, .out_dim = 1,
-                       .act = SO_ACT_TANH, .loss = SO_LOSS_MSE, .max_batch = N};
+    so_mlp_config c = {.in_dim = 4,
+                       .hidden = {16},
+                       .nhidden = 1,
+                       .out_dim = 1,
+                       .act = SO_ACT_TANH,
+                       .loss = SO_LOSS_MSE,
+                       .max_batch = N};
     so_mlp *m;
     CHECK_OK(so_mlp_create(&c, 9, &m));
     const so_param_set *ps = so_mlp_params(m);
@@ -395,8 +405,13 @@ static int t_small_gradcheck(void) {
     gy = y;
     gt = t;
     int bad = 0;
-    so_mlp_config c = {.in_dim = 3, .hidden = {5, 4}, .nhidden = 2, .out_dim = 2,
-                       .act = SO_ACT_TANH, .loss = SO_LOSS_CE, .max_batch = 8};
+    so_mlp_config c = {.in_dim = 3,
+                       .hidden = {5, 4},
+                       .nhidden = 2,
+                       .out_dim = 2,
+                       .act = SO_ACT_TANH,
+                       .loss = SO_LOSS_CE,
+                       .max_batch = 8};
     so_mlp *m;
     CHECK_OK(so_mlp_create(&c, 4, &m));
     bad += fd_check("mlp tanh ce", so_mlp_params(m), mlp_loss, m);

@@ -64,8 +64,8 @@ static const float G5_ROW[3][5] = {{0.1f, -0.2f, 0.3f, 0.02f, -0.01f},
 
 /* Runs three steps of config c from w0 with grads g (n elements, segments segs) and compares each
  * step with want to a relative tolerance. */
-static int run3(const so_optim_config *c, size_t n, const float *w0, const float *g, const float *want,
-                const so_optim_segment *segs, size_t nsegs, double rtol) {
+static int run3(const so_optim_config *c, size_t n, const float *w0, const float *g,
+                const float *want, const so_optim_segment *segs, size_t nsegs, double rtol) {
     float w[8];
     memcpy(w, w0, n * sizeof *w);
     so_optim *o;
@@ -161,7 +161,7 @@ static int t_schedule(void) {
     CHECK_NEAR(so_lr_at(&s, 4), 0.5, 1e-7);
     CHECK_NEAR(so_lr_at(&s, 9), 1.0, 1e-7);
     CHECK_NEAR(so_lr_at(&s, 10), 1.0, 1e-7);
-    CHECK_NEAR(so_lr_at(&s, 60), 0.55, 1e-6);            /* halfway: (1 + cos(pi/2)) / 2 */
+    CHECK_NEAR(so_lr_at(&s, 60), 0.55, 1e-6); /* halfway: (1 + cos(pi/2)) / 2 */
     CHECK_NEAR(so_lr_at(&s, 35), 0.1 + 0.9 * (1 + cos(M_PI / 4)) / 2, 1e-6);
     CHECK_NEAR(so_lr_at(&s, 110), 0.1, 1e-7);
     CHECK_NEAR(so_lr_at(&s, 1000), 0.1, 1e-7);
@@ -191,7 +191,8 @@ static int t_resume(void) {
         so_optim_config_default((so_optim_kind)k, &c);
         c.momentum = k == SO_OPTIM_SGD ? 0.9f : c.momentum;
         c.weight_decay = 0.01f;
-        so_optim_segment segs[2] = {{.offset = 0, .numel = 4, .row_len = 2}, {.offset = 4, .numel = 1}};
+        so_optim_segment segs[2] = {{.offset = 0, .numel = 4, .row_len = 2},
+                                    {.offset = 4, .numel = 1}};
         float a[5], b[5];
         memcpy(a, W5, sizeof a);
         memcpy(b, W5, sizeof b);

@@ -216,7 +216,8 @@ static int t_live_python(void) {
     int rc = system(cmd);
     if (rc != 0) {
         SO_TEST_FAIL_("CPython's output differs from %s (regenerate with gen_mt_vectors.py and "
-                      "look at the diff)", VEC_FILE);
+                      "look at the diff)",
+                      VEC_FILE);
     }
     return 0;
 }
@@ -362,7 +363,7 @@ static int t_rng_normal(void) {
         within1 += fabsf(x[i] - 3.0f) < 2.0f;
     }
     free(x);
-    CHECK_NEAR(w.mean, 3.0, 0.01);                      /* sd of the mean is 0.002 */
+    CHECK_NEAR(w.mean, 3.0, 0.01); /* sd of the mean is 0.002 */
     CHECK_NEAR(so_welford_std(&w, 0), 2.0, 0.01);
     CHECK_NEAR((double)within1 / (double)n, 0.682689, 0.003); /* P(|z| < 1) */
     double s = 0, s2 = 0;

@@ -115,7 +115,8 @@ static int t_file(void) {
 
 static so_store *tcp_extra(void *srv) {
     so_store *s = NULL;
-    return so_store_create_tcp("127.0.0.1", so_store_server_port(srv), 2000, &s) == SO_OK ? s : NULL;
+    return so_store_create_tcp("127.0.0.1", so_store_server_port(srv), 2000, &s) == SO_OK ? s
+                                                                                          : NULL;
 }
 
 static int t_tcp(void) {
@@ -243,4 +244,5 @@ static int t_random_frames(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"random_frames", t_random_frames}, {"file", t_file}, {"tcp", t_tcp}, {"malformed_frame", t_malformed_frame})
+SO_TEST_MAIN({"random_frames", t_random_frames}, {"file", t_file}, {"tcp", t_tcp},
+             {"malformed_frame", t_malformed_frame})

@@ -224,5 +224,5 @@ static int t_load_fuzz(void) {
     return 0;
 }
 
-SO_TEST_MAIN({"byte", t_byte}, {"load_fuzz", t_load_fuzz}, {"bpe_known", t_bpe_known}, {"bpe_fortunes", t_bpe_fortunes},
-             {"save_load", t_save_load})
+SO_TEST_MAIN({"byte", t_byte}, {"load_fuzz", t_load_fuzz}, {"bpe_known", t_bpe_known},
+             {"bpe_fortunes", t_bpe_fortunes}, {"save_load", t_save_load})

@@ -63,7 +63,7 @@
 #define TAG_DATA 2
 #define HDR_BYTES ((int)sizeof(so__msg_hdr))
 
-static int g_we_init;  /* MPI_Init_thread was ours: finalize at the world group's destroy */
+static int g_we_init;   /* MPI_Init_thread was ours: finalize at the world group's destroy */
 static int g_serialize; /* provided == MPI_THREAD_SERIALIZED: one mutex around our MPI calls */
 static int g_level = -1;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -102,18 +102,18 @@ static int mpi_ready(void) {
 }
 
 typedef struct mpi_op {
-    so__xfer *x;               /* the caller's; not touched once the op failed */
+    so__xfer *x; /* the caller's; not touched once the op failed */
     int peer;
     struct mpi_op *next;
-    MPI_Request hreq;          /* header (+ inline payload) */
-    MPI_Request dreq[WINDOW];  /* data chunks in flight */
-    size_t doff[WINDOW];       /* payload offset of each in-flight chunk */
-    char *stage;               /* header + inline payload, EAGER_BYTES + 40 */
-    char *bounce;              /* receive-reduce: WINDOW chunk slots */
+    MPI_Request hreq;         /* header (+ inline payload) */
+    MPI_Request dreq[WINDOW]; /* data chunks in flight */
+    size_t doff[WINDOW];      /* payload offset of each in-flight chunk */
+    char *stage;              /* header + inline payload, EAGER_BYTES + 40 */
+    char *bounce;             /* receive-reduce: WINDOW chunk slots */
     int hdr_done;
     int inflight;
-    size_t posted;             /* payload bytes whose chunk was posted */
-    int failed;                /* completed with an error; requests may still be outstanding */
+    size_t posted; /* payload bytes whose chunk was posted */
+    int failed;    /* completed with an error; requests may still be outstanding */
 } mpi_op;
 
 typedef struct mpi_peer {
@@ -209,9 +209,11 @@ static int mpi_post(so__transport *tp, so__xfer *x) {
         return so__fail(SO_EINVAL, "mpi transport does not serve rank %d", x->peer);
     }
     if (!may_call()) {
-        return so__fail(SO_ENOTSUP, "mpi transport: MPI runs at thread level %d, so only the main "
+        return so__fail(SO_ENOTSUP,
+                        "mpi transport: MPI runs at thread level %d, so only the main "
                         "thread may use it; nonblocking collectives over mpi need "
-                        "MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE", g_level);
+                        "MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE",
+                        g_level);
     }
     mpi_peer *p = &t->peers[x->peer];
     if (p->failed) {
@@ -257,8 +259,10 @@ static int mpi_post(so__transport *tp, so__xfer *x) {
     mpi_unlock();
     if (rc != MPI_SUCCESS) {
         op_free(o);
-        return so__fail(SO_EIO, "mpi transport: posting a %s of %zu bytes with rank %d failed (MPI "
-                        "error %d)", x->is_send ? "send" : "receive", x->len, x->peer, rc);
+        return so__fail(SO_EIO,
+                        "mpi transport: posting a %s of %zu bytes with rank %d failed (MPI "
+                        "error %d)",
+                        x->is_send ? "send" : "receive", x->len, x->peer, rc);
     }
     mpi_op **head = x->is_send ? &p->sq : &p->rq, **tail = x->is_send ? &p->sq_tail : &p->rq_tail;
     if (*head) {
@@ -661,11 +665,13 @@ int so__transport_mpi_open(const so__transport_init *in, so__transport **out) {
     *out = NULL;
     if (!mpi_ready() || !in->mpi_ranks) {
         return so__fail(SO_ENOTSUP, "mpi transport: MPI is not initialised in this process (run "
-                        "under mpirun, or call MPI_Init before creating the group)");
+                                    "under mpirun, or call MPI_Init before creating the group)");
     }
     if (!may_call()) {
-        return so__fail(SO_ENOTSUP, "mpi transport: MPI was initialised with thread level %d, so "
-                        "only the main thread may use it (group %s)", g_level, in->prefix);
+        return so__fail(SO_ENOTSUP,
+                        "mpi transport: MPI was initialised with thread level %d, so "
+                        "only the main thread may use it (group %s)",
+                        g_level, in->prefix);
     }
     mpi_tp *t = calloc(1, sizeof *t);
     if (!t || !(t->peers = calloc((size_t)in->size, sizeof *t->peers))) {
@@ -697,7 +703,8 @@ int so__transport_mpi_open(const so__transport_init *in, so__transport **out) {
     mpi_unlock();
     if (rc != MPI_SUCCESS || crank != in->rank) {
         mpi_close(&t->base);
-        return so__fail(SO_EIO, "mpi transport: cannot make the communicator of group %s (MPI "
+        return so__fail(SO_EIO,
+                        "mpi transport: cannot make the communicator of group %s (MPI "
                         "error %d, rank %d there for group rank %d)",
                         in->prefix, rc, crank, in->rank);
     }
@@ -787,13 +794,21 @@ int so__transport_mpi_open(const so__transport_init *in, so__transport **out) {
                     in->prefix);
 }
 
-int so__mpi_world_rank(void) { return -1; }
-int so__mpi_init_from_env(int *rank, int *size) { return 0; }
+int so__mpi_world_rank(void) {
+    return -1;
+}
+int so__mpi_init_from_env(int *rank, int *size) {
+    return 0;
+}
 int so__mpi_bcast(void *buf, int bytes, int root) {
     return so__fail(SO_ENOTSUP, "MPI_Bcast: this build of scaleout has no MPI");
 }
-int so__mpi_we_initialised(void) { return 0; }
+int so__mpi_we_initialised(void) {
+    return 0;
+}
 void so__mpi_finalize(void) {}
-const char *so__mpi_library(void) { return ""; }
+const char *so__mpi_library(void) {
+    return "";
+}
 
 #endif

@@ -63,12 +63,12 @@ typedef struct tcp_peer {
     size_t s_hdr;           /* header bytes of sq's head already written */
     size_t r_hdr;           /* header bytes of the incoming message read so far */
     so__msg_hdr in_hdr;
-    int r_checked;          /* the incoming header was compared with rq's head */
+    int r_checked; /* the incoming header was compared with rq's head */
     char *bounce;
-    size_t bounce_cap;      /* receive-reduce piece size (SO_TCP_REDUCE_PIECE) */
-    size_t fill;            /* received bytes in bounce not yet reduced */
-    int failed;             /* SO_E* once the connection is unusable */
-    so__msg_hdr notice;     /* the peer's abort notice, if has_notice */
+    size_t bounce_cap;  /* receive-reduce piece size (SO_TCP_REDUCE_PIECE) */
+    size_t fill;        /* received bytes in bounce not yet reduced */
+    int failed;         /* SO_E* once the connection is unusable */
+    so__msg_hdr notice; /* the peer's abort notice, if has_notice */
     int has_notice;
 } tcp_peer;
 
@@ -77,11 +77,11 @@ typedef struct tcp_tp {
     int rank;
     int npeers;
     tcp_peer *peers;
-    int *index;             /* rank -> peer index or -1 */
+    int *index; /* rank -> peer index or -1 */
     int efd;
     struct pollfd *pfd;
     int *pfd_peer;
-    int64_t spin_ns;        /* SO_TCP_SPIN_NS, 0 when ranks outnumber CPUs */
+    int64_t spin_ns; /* SO_TCP_SPIN_NS, 0 when ranks outnumber CPUs */
 } tcp_tp;
 
 static void xcomplete(so__xfer *x, int status) {
@@ -186,7 +186,8 @@ static void pump_recv(tcp_peer *p) {
                 r = (ssize_t)iov[0].iov_len;
             }
         } else if (p->r_hdr < sizeof p->in_hdr) {
-            r = recv(p->fd, (char *)&p->in_hdr + p->r_hdr, sizeof p->in_hdr - p->r_hdr, MSG_DONTWAIT);
+            r = recv(p->fd, (char *)&p->in_hdr + p->r_hdr, sizeof p->in_hdr - p->r_hdr,
+                     MSG_DONTWAIT);
         } else if (!x->reduce) {
             r = recv(p->fd, (char *)x->buf + x->done, x->len - x->done, MSG_DONTWAIT);
         } else {
@@ -480,7 +481,8 @@ static int connect_peer(tcp_tp *t, const so__transport_init *in, tcp_peer *p, in
     char why[512];
     if (rc < 0) {
         snprintf(why, sizeof why, "%s", so_last_error());
-        return so__fail(rc, "tcp transport: rank %d never published its address (%s)", p->rank, why);
+        return so__fail(rc, "tcp transport: rank %d never published its address (%s)", p->rank,
+                        why);
     }
     val[n < sizeof val ? n : sizeof val - 1] = 0;
     char host[256];
@@ -534,8 +536,9 @@ static int accept_peers(tcp_tp *t, const so__transport_init *in, int lfd, int wa
         rc = so__net_read_all(fd, &h, sizeof h, dl < in->deadline_ns ? dl : in->deadline_ns);
         h.prefix[sizeof h.prefix - 1] = 0;
         int i = (rc == SO_OK && h.rank >= 0 && h.rank < in->size) ? t->index[h.rank] : -1;
-        if (rc < 0 || h.magic != HELLO_MAGIC || strncmp(h.prefix, in->prefix, sizeof h.prefix - 1) ||
-            i < 0 || h.rank <= t->rank || t->peers[i].fd >= 0) {
+        if (rc < 0 || h.magic != HELLO_MAGIC ||
+            strncmp(h.prefix, in->prefix, sizeof h.prefix - 1) || i < 0 || h.rank <= t->rank ||
+            t->peers[i].fd >= 0) {
             SO_LOGW("tcp transport: rejected a connection to rank %d of group '%s' (bad hello)",
                     t->rank, in->prefix);
             close(fd);

@@ -58,8 +58,12 @@ static inline v8 ld8(const float *p) {
     memcpy(&x, p, sizeof x);
     return x;
 }
-static inline void st8(float *p, v8 x) { memcpy(p, &x, sizeof x); }
-static inline v8 bc8(float a) { return (v8){a, a, a, a, a, a, a, a}; }
+static inline void st8(float *p, v8 x) {
+    memcpy(p, &x, sizeof x);
+}
+static inline v8 bc8(float a) {
+    return (v8){a, a, a, a, a, a, a, a};
+}
 
 /* Writes a 4 x 16 tile (a * acc) into C rows r0.. (stride ldc), nr rows and nc columns of it;
  * add != 0 accumulates. */
@@ -129,9 +133,10 @@ static void tri_abt(float *C, const float *A, int lda, const float *Bt, int Tp, 
 
 /* 4 x 16 tile of sum_k p_r[k * ps] * B[k][c0..c0+16) for k in [k0, k1), rows via row pointers.
  * Always inlined: as a call, acc lives in memory and the kernel runs ~1.6x slower. */
-static inline __attribute__((always_inline)) void
-tile_pb(v8 acc[8], const float *p0, const float *p1, const float *p2, const float *p3, int ps,
-        const float *B, int ldb, int k0, int k1) {
+static inline __attribute__((always_inline)) void tile_pb(v8 acc[8], const float *p0,
+                                                          const float *p1, const float *p2,
+                                                          const float *p3, int ps, const float *B,
+                                                          int ldb, int k0, int k1) {
     for (int k = k0; k < k1; k++) {
         const float *b = B + (size_t)k * ldb;
         v8 b0 = ld8(b), b1 = ld8(b + 8);
@@ -177,8 +182,8 @@ static void tri_pb(float *C, int ldc, const float *P, const float *B, int ldb, i
             put_tile(C + (size_t)t0 * ldc + c0, ldc, acc, nr, TC, a, add);
         }
         if (c0 < N) {
-            tile_tail(C + (size_t)t0 * ldc + c0, ldc, p0, T, 1, B + c0, ldb, nr, N - c0, 0,
-                      t0 + nr, a, add);
+            tile_tail(C + (size_t)t0 * ldc + c0, ldc, p0, T, 1, B + c0, ldb, nr, N - c0, 0, t0 + nr,
+                      a, add);
         }
     }
 }

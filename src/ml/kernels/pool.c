@@ -34,8 +34,8 @@ static int sleepers, done_waiting;
 static so__ml_task task_fn;
 static void *task_arg;
 static int task_nt;
-static int nthreads;          /* configured size (0 = not yet read) */
-static int nstarted;          /* workers running (tid 1..nstarted) */
+static int nthreads; /* configured size (0 = not yet read) */
+static int nstarted; /* workers running (tid 1..nstarted) */
 static int64_t spin_ns = -1;
 
 static uint64_t start_gen[MAX_THREADS];

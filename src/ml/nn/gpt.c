@@ -122,7 +122,7 @@ static int layout(so_gpt *m, so__param_builder *pb) {
         memset(o, 0xff, sizeof *o);
         o->begin = pb->total;
 #define ADD(field, suffix, d0, d1, nd)                                                             \
-    snprintf(name, sizeof name, "h.%d.%s", l, suffix);                                            \
+    snprintf(name, sizeof name, "h.%d.%s", l, suffix);                                             \
     SO_TRY(so__pb_add(pb, name, d0, d1, nd, &o->field))
         ADD(ln1w, "ln1.w", C, 0, 1);
         if (hasb && ln) {
@@ -362,10 +362,18 @@ void so_gpt_destroy(so_gpt *m) {
     free(m);
 }
 
-const so_gpt_config *so_gpt_get_config(const so_gpt *m) { return &m->c; }
-const so_param_set *so_gpt_params(const so_gpt *m) { return &m->ps; }
-void so_gpt_zero_grad(so_gpt *m) { so_param_zero_grad(&m->ps); }
-const float *so_gpt_logits(const so_gpt *m) { return m->logits; }
+const so_gpt_config *so_gpt_get_config(const so_gpt *m) {
+    return &m->c;
+}
+const so_param_set *so_gpt_params(const so_gpt *m) {
+    return &m->ps;
+}
+void so_gpt_zero_grad(so_gpt *m) {
+    so_param_zero_grad(&m->ps);
+}
+const float *so_gpt_logits(const so_gpt *m) {
+    return m->logits;
+}
 
 void so_gpt_layer_range(const so_gpt *m, int l, size_t *offset, size_t *numel) {
     SO_ASSERT(l >= 0 && l < m->c.layers);
@@ -514,8 +522,8 @@ static void head_fwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1)
          norm_fwd(m, m->lnf + r * C, m->lnf_mean + r, m->lnf_rstd + r, m->res[L] + r * C, m->lnfw,
                   m->lnfb, N));
     PROF(m, tid, P_MATMUL,
-         so_matmul_forward(m->logits + r * V, m->lnf + r * C, P(m, m->headw), P(m, m->headb), N,
-                           C, V));
+         so_matmul_forward(m->logits + r * V, m->lnf + r * C, P(m, m->headw), P(m, m->headb), N, C,
+                           V));
     if (m->has_targets) {
         PROF(m, tid, P_HEAD,
              so_crossentropy_forward(m->losses + r, m->probs + r * V, m->logits + r * V,
@@ -536,7 +544,7 @@ static void head_bwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1)
     float *dlnf = m->dlnf + r * C, *dx = m->dres[L] + r * C;
     PROF(m, tid, P_MATMUL,
          so__matmul_backward_set(dlnf, G(g, m->headw), G(g, m->headb), dlogits, m->lnf + r * C,
-                            P(m, m->headw), N, C, V));
+                                 P(m, m->headw), N, C, V));
     memset(dx, 0, (size_t)N * C * sizeof(float));
     PROF(m, tid, P_NORM,
          norm_bwd(m, g, dx, dlnf, m->res[L] + r * C, m->lnfw, m->lnfb, m->lnf_mean + r,
@@ -564,29 +572,29 @@ static void block_bwd_task(so_gpt *m, task *k, int tid, float *g, int b0, int b1
     size_t nC = (size_t)N * C * sizeof(float);
     /* MLP: y = mid + fc2(act(fc(ln2(mid)))); input gradients are overwritten, not accumulated */
     PROF(m, tid, P_MATMUL,
-         so__matmul_backward_set(dfcha, G(g, o->fc2w), G(g, o->fc2b), dy, fcha, P(m, o->fc2w), N,
-                                 M, C));
+         so__matmul_backward_set(dfcha, G(g, o->fc2w), G(g, o->fc2b), dy, fcha, P(m, o->fc2w), N, M,
+                                 C));
     if (m->c.act == SO_ACT_GELU) {
         PROF(m, tid, P_ACT, so__gelu_backward_set(dfch, fch, dfcha, (size_t)N * M));
     } else {
         PROF(m, tid, P_ACT, so__silu_backward_set(dfch, fch, dfcha, (size_t)N * M));
     }
-    PROF(m, tid, P_MATMUL,
-         so__matmul_backward_set(dln, G(g, o->fcw), G(g, o->fcb), dfch, ln2, P(m, o->fcw), N, C,
-                                 M));
+    PROF(
+        m, tid, P_MATMUL,
+        so__matmul_backward_set(dln, G(g, o->fcw), G(g, o->fcb), dfch, ln2, P(m, o->fcw), N, C, M));
     memcpy(dmid, dy, nC);
     PROF(m, tid, P_NORM,
          norm_bwd(m, g, dmid, dln, mid, o->ln2w, o->ln2b, a->ln2_mean + r, a->ln2_rstd + r, N));
     /* attention: mid = x + proj(attn(qkv(ln1(x)))) */
     PROF(m, tid, P_MATMUL,
-         so__matmul_backward_set(datty, G(g, o->projw), G(g, o->projb), dmid, atty,
-                                 P(m, o->projw), N, C, C));
+         so__matmul_backward_set(datty, G(g, o->projw), G(g, o->projb), dmid, atty, P(m, o->projw),
+                                 N, C, C));
     PROF(m, tid, P_ATTN,
          so__attention_backward_set(dqkv, datt, datty, qkv, att, nb, T, m->c.heads, m->c.kv_heads,
-                               m->HS));
+                                    m->HS));
     PROF(m, tid, P_MATMUL,
-         so__matmul_backward_set(dln, G(g, o->qkvw), G(g, o->qkvb), dqkv, ln1, P(m, o->qkvw), N,
-                                 C, Q));
+         so__matmul_backward_set(dln, G(g, o->qkvw), G(g, o->qkvb), dqkv, ln1, P(m, o->qkvw), N, C,
+                                 Q));
     memcpy(dx, dmid, nC);
     PROF(m, tid, P_NORM,
          norm_bwd(m, g, dx, dln, x, o->ln1w, o->ln1b, a->ln1_mean + r, a->ln1_rstd + r, N));

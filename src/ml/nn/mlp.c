@@ -19,7 +19,7 @@
 enum { HEAD_SOFTMAX = 0, HEAD_MSE = 1, HEAD_SIGMOID = 2 };
 
 typedef struct net {
-    int nlayers;              /* linear layers = nhidden + 1 */
+    int nlayers; /* linear layers = nhidden + 1 */
     int dims[SO_MLP_MAX_LAYERS + 2];
     size_t w[SO_MLP_MAX_LAYERS + 1], b[SO_MLP_MAX_LAYERS + 1];
     int act, head, max_batch;
@@ -38,8 +38,9 @@ static int net_create(net *m, int in_dim, const int *hidden, int nhidden, int ou
                       int head, int max_batch, uint64_t seed) {
     memset(m, 0, sizeof *m);
     if (in_dim < 1 || out_dim < 1 || nhidden < 0 || nhidden > SO_MLP_MAX_LAYERS || max_batch < 1) {
-        return so__fail(SO_EINVAL, "model needs in_dim, out_dim, max_batch >= 1 and 0..%d hidden "
-                                   "layers (got %d, %d, %d, %d)",
+        return so__fail(SO_EINVAL,
+                        "model needs in_dim, out_dim, max_batch >= 1 and 0..%d hidden "
+                        "layers (got %d, %d, %d, %d)",
                         SO_MLP_MAX_LAYERS, in_dim, out_dim, max_batch, nhidden);
     }
     if (act < SO_ACT_GELU || act > SO_ACT_TANH) {
@@ -121,20 +122,36 @@ static void net_destroy(net *m) {
 
 static void act_fwd(int act, float *out, const float *in, size_t n) {
     switch (act) {
-    case SO_ACT_RELU: so_relu_forward(out, in, n); break;
-    case SO_ACT_TANH: so_tanh_forward(out, in, n); break;
-    case SO_ACT_SILU: so_silu_forward(out, in, n); break;
-    default: so_gelu_forward(out, in, n); break;
+    case SO_ACT_RELU:
+        so_relu_forward(out, in, n);
+        break;
+    case SO_ACT_TANH:
+        so_tanh_forward(out, in, n);
+        break;
+    case SO_ACT_SILU:
+        so_silu_forward(out, in, n);
+        break;
+    default:
+        so_gelu_forward(out, in, n);
+        break;
     }
 }
 
 static void act_bwd(int act, float *din, const float *in, const float *out, const float *dout,
                     size_t n) {
     switch (act) {
-    case SO_ACT_RELU: so_relu_backward(din, in, dout, n); break;
-    case SO_ACT_TANH: so_tanh_backward(din, out, dout, n); break;
-    case SO_ACT_SILU: so_silu_backward(din, in, dout, n); break;
-    default: so_gelu_backward(din, in, dout, n); break;
+    case SO_ACT_RELU:
+        so_relu_backward(din, in, dout, n);
+        break;
+    case SO_ACT_TANH:
+        so_tanh_backward(din, out, dout, n);
+        break;
+    case SO_ACT_SILU:
+        so_silu_backward(din, in, dout, n);
+        break;
+    default:
+        so_gelu_backward(din, in, dout, n);
+        break;
     }
 }
 
@@ -264,9 +281,9 @@ int so_mlp_create(const so_mlp_config *c, uint64_t seed, so_mlp **out) {
     if (!m) {
         return so__fail(SO_ENOMEM, "no memory for an mlp");
     }
-    int rc = net_create(&m->n, c->in_dim, c->hidden, c->nhidden, c->out_dim, c->act,
-                        c->loss == SO_LOSS_CE ? HEAD_SOFTMAX : HEAD_MSE, c->max_batch,
-                        seed ? seed : 1);
+    int rc =
+        net_create(&m->n, c->in_dim, c->hidden, c->nhidden, c->out_dim, c->act,
+                   c->loss == SO_LOSS_CE ? HEAD_SOFTMAX : HEAD_MSE, c->max_batch, seed ? seed : 1);
     if (rc < 0) {
         free(m);
         return rc;
@@ -282,13 +299,19 @@ void so_mlp_destroy(so_mlp *m) {
     }
 }
 
-const so_param_set *so_mlp_params(const so_mlp *m) { return &m->n.ps; }
+const so_param_set *so_mlp_params(const so_mlp *m) {
+    return &m->n.ps;
+}
 int so_mlp_forward(so_mlp *m, const float *x, const int32_t *labels, const float *targets, int N,
                    float *loss) {
     return net_forward(&m->n, x, labels, targets, N, loss);
 }
-int so_mlp_backward(so_mlp *m) { return net_backward(&m->n); }
-const float *so_mlp_output(const so_mlp *m) { return m->n.post[m->n.nlayers - 1]; }
+int so_mlp_backward(so_mlp *m) {
+    return net_backward(&m->n);
+}
+const float *so_mlp_output(const so_mlp *m) {
+    return m->n.post[m->n.nlayers - 1];
+}
 
 int so_mlp_accuracy(so_mlp *m, const float *x, const int32_t *labels, int N, double *acc) {
     net *n = &m->n;
@@ -341,12 +364,18 @@ void so_logreg_destroy(so_logreg *m) {
     }
 }
 
-const so_param_set *so_logreg_params(const so_logreg *m) { return &m->n.ps; }
+const so_param_set *so_logreg_params(const so_logreg *m) {
+    return &m->n.ps;
+}
 int so_logreg_forward(so_logreg *m, const float *x, const int32_t *y, int N, float *loss) {
     return net_forward(&m->n, x, y, NULL, N, loss);
 }
-int so_logreg_backward(so_logreg *m) { return net_backward(&m->n); }
-const float *so_logreg_output(const so_logreg *m) { return m->n.post[0]; }
+int so_logreg_backward(so_logreg *m) {
+    return net_backward(&m->n);
+}
+const float *so_logreg_output(const so_logreg *m) {
+    return m->n.post[0];
+}
 
 int so_logreg_accuracy(so_logreg *m, const float *x, const int32_t *y, int N, double *acc) {
     net *n = &m->n;
@@ -390,9 +419,15 @@ void so_linreg_destroy(so_linreg *m) {
     }
 }
 
-const so_param_set *so_linreg_params(const so_linreg *m) { return &m->n.ps; }
+const so_param_set *so_linreg_params(const so_linreg *m) {
+    return &m->n.ps;
+}
 int so_linreg_forward(so_linreg *m, const float *x, const float *y, int N, float *loss) {
     return net_forward(&m->n, x, NULL, y, N, loss);
 }
-int so_linreg_backward(so_linreg *m) { return net_backward(&m->n); }
-const float *so_linreg_output(const so_linreg *m) { return m->n.post[0]; }
+int so_linreg_backward(so_linreg *m) {
+    return net_backward(&m->n);
+}
+const float *so_linreg_output(const so_linreg *m) {
+    return m->n.post[0];
+}

@@ -27,8 +27,10 @@ int so_optim_kind_parse(const char *s, so_optim_kind *out) {
             return SO_OK;
         }
     }
-    return so__fail(SO_EINVAL, "unknown optimizer '%s' (expected sgd, adam, adamw, adagrad, "
-                    "adagrad-row, lars or lamb)", s ? s : "");
+    return so__fail(SO_EINVAL,
+                    "unknown optimizer '%s' (expected sgd, adam, adamw, adagrad, "
+                    "adagrad-row, lars or lamb)",
+                    s ? s : "");
 }
 
 void so_optim_config_default(so_optim_kind kind, so_optim_config *c) {
@@ -39,14 +41,32 @@ void so_optim_config_default(so_optim_kind kind, so_optim_config *c) {
     c->eps = 1e-8f;
     c->trust_coef = 0.001f;
     switch (kind) {
-    case SO_OPTIM_SGD: c->lr = 0.01f; break;
-    case SO_OPTIM_ADAM: c->lr = 1e-3f; break;
-    case SO_OPTIM_ADAMW: c->lr = 1e-3f; c->weight_decay = 0.01f; break;
+    case SO_OPTIM_SGD:
+        c->lr = 0.01f;
+        break;
+    case SO_OPTIM_ADAM:
+        c->lr = 1e-3f;
+        break;
+    case SO_OPTIM_ADAMW:
+        c->lr = 1e-3f;
+        c->weight_decay = 0.01f;
+        break;
     case SO_OPTIM_ADAGRAD:
-    case SO_OPTIM_ADAGRAD_ROW: c->lr = 0.01f; c->eps = 1e-10f; break;
-    case SO_OPTIM_LARS: c->lr = 0.1f; c->momentum = 0.9f; break;
-    case SO_OPTIM_LAMB: c->lr = 1e-3f; c->weight_decay = 0.01f; c->eps = 1e-6f; break;
-    default: break;
+    case SO_OPTIM_ADAGRAD_ROW:
+        c->lr = 0.01f;
+        c->eps = 1e-10f;
+        break;
+    case SO_OPTIM_LARS:
+        c->lr = 0.1f;
+        c->momentum = 0.9f;
+        break;
+    case SO_OPTIM_LAMB:
+        c->lr = 1e-3f;
+        c->weight_decay = 0.01f;
+        c->eps = 1e-6f;
+        break;
+    default:
+        break;
     }
 }
 
@@ -55,8 +75,9 @@ static int check_config(const so_optim_config *c) {
         return so__fail(SO_EINVAL, "optimizer kind %d is not one of so_optim_kind", (int)c->kind);
     }
     if (!(c->lr >= 0) || !(c->weight_decay >= 0) || !(c->eps >= 0)) {
-        return so__fail(SO_EINVAL, "optimizer lr, weight_decay and eps must be >= 0 (got %g, %g, %g)",
-                        c->lr, c->weight_decay, c->eps);
+        return so__fail(SO_EINVAL,
+                        "optimizer lr, weight_decay and eps must be >= 0 (got %g, %g, %g)", c->lr,
+                        c->weight_decay, c->eps);
     }
     if (!(c->momentum >= 0 && c->momentum < 1) || !(c->beta1 >= 0 && c->beta1 < 1) ||
         !(c->beta2 >= 0 && c->beta2 < 1)) {
@@ -98,8 +119,10 @@ static int build_segments(so_optim *o, size_t n, const so_optim_segment *segs, s
         } else if (off < at) {
             rc = so__fail(SO_EINVAL, "optimizer segments overlap at element %zu", off);
         } else if (row && numel % row) {
-            rc = so__fail(SO_EINVAL, "optimizer segment of %zu elements is not a whole number of "
-                          "rows of %zu", numel, row);
+            rc = so__fail(SO_EINVAL,
+                          "optimizer segment of %zu elements is not a whole number of "
+                          "rows of %zu",
+                          numel, row);
         }
         if (rc < 0) {
             free(tmp);
@@ -149,8 +172,8 @@ void so_optim_reset(so_optim *o) {
     }
 }
 
-int so_optim_create(const so_optim_config *c, size_t n, const so_optim_segment *segs,
-                    size_t nsegs, so_optim **out) {
+int so_optim_create(const so_optim_config *c, size_t n, const so_optim_segment *segs, size_t nsegs,
+                    so_optim **out) {
     *out = NULL;
     SO_TRY(check_config(c));
     if (nsegs && !segs) {
@@ -182,9 +205,14 @@ int so_optim_create(const so_optim_config *c, size_t n, const so_optim_segment *
             rc = add_state(o, "exp_avg_sq", n);
         }
         break;
-    case SO_OPTIM_ADAGRAD: rc = add_state(o, "sum", n); break;
-    case SO_OPTIM_ADAGRAD_ROW: rc = add_state(o, "row_sum", o->nrows); break;
-    default: break;
+    case SO_OPTIM_ADAGRAD:
+        rc = add_state(o, "sum", n);
+        break;
+    case SO_OPTIM_ADAGRAD_ROW:
+        rc = add_state(o, "row_sum", o->nrows);
+        break;
+    default:
+        break;
     }
     if (rc < 0) {
         so_optim_destroy(o);
@@ -211,14 +239,27 @@ int so_optim_step(so_optim *o, float *params, const float *grads) {
         return so__fail(SO_EINVAL, "so_optim_step needs an optimizer, parameters and gradients");
     }
     switch (o->c.kind) {
-    case SO_OPTIM_SGD: so__optim_sgd(o, params, grads); break;
-    case SO_OPTIM_LARS: so__optim_lars(o, params, grads); break;
+    case SO_OPTIM_SGD:
+        so__optim_sgd(o, params, grads);
+        break;
+    case SO_OPTIM_LARS:
+        so__optim_lars(o, params, grads);
+        break;
     case SO_OPTIM_ADAM:
-    case SO_OPTIM_ADAMW: so__optim_adam(o, params, grads); break;
-    case SO_OPTIM_LAMB: so__optim_lamb(o, params, grads); break;
-    case SO_OPTIM_ADAGRAD: so__optim_adagrad(o, params, grads); break;
-    case SO_OPTIM_ADAGRAD_ROW: so__optim_adagrad_row(o, params, grads); break;
-    default: return so__fail(SO_ESTATE, "optimizer has an unknown kind");
+    case SO_OPTIM_ADAMW:
+        so__optim_adam(o, params, grads);
+        break;
+    case SO_OPTIM_LAMB:
+        so__optim_lamb(o, params, grads);
+        break;
+    case SO_OPTIM_ADAGRAD:
+        so__optim_adagrad(o, params, grads);
+        break;
+    case SO_OPTIM_ADAGRAD_ROW:
+        so__optim_adagrad_row(o, params, grads);
+        break;
+    default:
+        return so__fail(SO_ESTATE, "optimizer has an unknown kind");
     }
     o->steps++;
     return SO_OK;

@@ -11,7 +11,7 @@ struct so_optim {
     size_t n;
     so_optim_segment *segs; /* sorted, covering [0, n) exactly */
     size_t nsegs;
-    size_t nrows;           /* row-wise Adagrad: total rows over all segments */
+    size_t nrows; /* row-wise Adagrad: total rows over all segments */
     int64_t steps;
     int nstate;
     const char *state_name[SO__OPTIM_MAX_STATE];
