@@ -57,24 +57,9 @@ void so_attention_backward_ref(float *dqkv, float *datt, const float *dout, cons
             float *dv = dbase + (NH + KVH + g) * HS;
             const float *p = att + ((size_t)b * NH + h) * T * T;
             const float *dy = dout + (size_t)b * T * C + h * HS;
-            so_sgemm(0, 1, T, T, HS, 1.0f, dy, C, v, R, 0.0f, datt, T); /* dP */
-            so_sgemm(1, 0, T, HS, T, 1.0f, p, T, dy, C, 1.0f, dv, R);   /* dV += P^T dY */
-            for (int t = 0; t < T; t++) {
-                const float *pr = p + (size_t)t * T;
-                float *dr = datt + (size_t)t * T;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int j = 0; j <= t; j++) {
-                    s += pr[j] * dr[j];
-                }
-#pragma omp simd
-                for (int j = 0; j <= t; j++) {
-                    dr[j] = pr[j] * (dr[j] - s);
-                }
-                for (int j = t + 1; j < T; j++) {
-                    dr[j] = 0.0f;
-                }
-            }
+            so_sgemm(0, 1, T, T, HS, 1.0f, dy, C, v, R, 0.0f, datt, T);  /* dP */
+            so_sgemm(1, 0, T, HS, T, 1.0f, p, T, dy, C, 1.0f, dv, R);    /* dV += P^T dY */
+            so__causal_softmax_rows_backward(p, datt, T);                /* dS */
             so_sgemm(0, 0, T, HS, T, scale, datt, T, k, R, 1.0f, dq, R); /* dQ += s dS K */
             so_sgemm(1, 0, T, HS, T, scale, datt, T, q, R, 1.0f, dk, R); /* dK += s dS^T Q */
         }

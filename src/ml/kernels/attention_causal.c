@@ -254,23 +254,8 @@ static void backward(float *dqkv, float *datt, const float *dout, const float *q
                 const float *dy = dout + (size_t)b * T * C + h * HS;
                 tri_abt(datt, dy, C, vt, Tp, T, HS, 1.0f); /* dP */
                 int add_kv = add || h != g * group; /* the group's first head may set dK, dV */
-                tri_ptb(dv, R, p, dy, C, T, HS, 1.0f, add_kv); /* dV += P^T dY */
-                for (int t = 0; t < T; t++) {
-                    const float *pr = p + (size_t)t * T;
-                    float *dr = datt + (size_t)t * T;
-                    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                    for (int j = 0; j <= t; j++) {
-                        s += pr[j] * dr[j];
-                    }
-#pragma omp simd
-                    for (int j = 0; j <= t; j++) {
-                        dr[j] = pr[j] * (dr[j] - s);
-                    }
-                    for (int j = t + 1; j < T; j++) {
-                        dr[j] = 0.0f;
-                    }
-                }
+                tri_ptb(dv, R, p, dy, C, T, HS, 1.0f, add_kv);    /* dV += P^T dY */
+                so__causal_softmax_rows_backward(p, datt, T);     /* dS */
                 tri_pb(dq, R, datt, k, R, T, HS, scale, add);     /* dQ += s dS K */
                 tri_ptb(dk, R, datt, q, R, T, HS, scale, add_kv); /* dK += s dS^T Q */
             }

@@ -8,7 +8,8 @@
  * error about 2 ulp over [-87, 88]; below -87.3 it returns 0 and above 88.7 it saturates (no inf).
  * so__erff: Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, plus float rounding < 1e-7).
  * so__causal_softmax_rows: softmax of each row t of a (T,T) score matrix over columns 0..t, zeros
- * above the diagonal (the causal mask), in place.
+ * above the diagonal (the causal mask), in place. so__causal_softmax_rows_backward: its backward,
+ * dS = P * (dP - rowsum(P * dP)) over the same triangle, in place in dp.
  */
 #ifndef SO_ML_VMATH_H
 #define SO_ML_VMATH_H
@@ -73,6 +74,25 @@ static inline void so__causal_softmax_rows(float *p, int T) {
         }
         for (int s = t + 1; s < T; s++) {
             row[s] = 0.0f;
+        }
+    }
+}
+
+static inline void so__causal_softmax_rows_backward(const float *p, float *dp, int T) {
+    for (int t = 0; t < T; t++) {
+        const float *pr = p + (size_t)t * T;
+        float *dr = dp + (size_t)t * T;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int j = 0; j <= t; j++) {
+            s += pr[j] * dr[j];
+        }
+#pragma omp simd
+        for (int j = 0; j <= t; j++) {
+            dr[j] = pr[j] * (dr[j] - s);
+        }
+        for (int j = t + 1; j < T; j++) {
+            dr[j] = 0.0f;
         }
     }
 }
