@@ -24,6 +24,6 @@ so_add_test(NAME shm_comm
             SOURCES ${CMAKE_CURRENT_LIST_DIR}/multiproc/test_shm_comm.c
                     ${CMAKE_CURRENT_LIST_DIR}/so_test_ranks.c
             LIBS so_comm
-            CASES allreduce2 allreduce3 allreduce4 killed never_sends desync abort
+            CASES allreduce2 allreduce3 allreduce4 killed abort
             LABELS multiproc tsan
             TIMEOUT 120)
